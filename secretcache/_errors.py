@@ -142,9 +142,7 @@ def translate_error(exc: BaseException, secret_id: str | None) -> SecretCacheErr
             secret_id=secret_id,
             code=type(exc).__name__,
         )
-    return SecretCacheError(
-        f"secret {name}: unexpected {type(exc).__name__}", secret_id=secret_id
-    )
+    return SecretCacheError(f"secret {name}: unexpected {type(exc).__name__}", secret_id=secret_id)
 
 
 def error_for_code(
@@ -154,7 +152,9 @@ def error_for_code(
     name = repr(secret_id)
     detail = f" ({code})"
     if code in _NOT_FOUND:
-        return SecretNotFoundError(f"secret {name} not found{detail}", secret_id=secret_id, code=code)
+        return SecretNotFoundError(
+            f"secret {name} not found{detail}", secret_id=secret_id, code=code
+        )
     if "deletion" in message.lower() or "deleted" in message.lower():
         return SecretNotFoundError(
             f"secret {name} is scheduled for deletion{detail}", secret_id=secret_id, code=code
@@ -167,4 +167,6 @@ def error_for_code(
         return SecretUnavailableError(
             f"secret {name} temporarily unavailable{detail}", secret_id=secret_id, code=code
         )
-    return SecretCacheError(f"secret {name}: request failed{detail}", secret_id=secret_id, code=code)
+    return SecretCacheError(
+        f"secret {name}: request failed{detail}", secret_id=secret_id, code=code
+    )

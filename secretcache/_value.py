@@ -80,7 +80,16 @@ class SecretValue:
     only on the first call.
     """
 
-    __slots__ = ("_binary", "_parsed", "_string", "arn", "created_date", "name", "stages", "version_id")
+    __slots__ = (
+        "_binary",
+        "_parsed",
+        "_string",
+        "arn",
+        "created_date",
+        "name",
+        "stages",
+        "version_id",
+    )
 
     name: str
     arn: str | None

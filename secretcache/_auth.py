@@ -1,0 +1,118 @@
+"""Refresh on authentication failure: find the credential a service accepts right now.
+
+During a rotation the service and the secret's stages disagree for a while. With one
+user, the service takes the new password (AWSPENDING) before AWSCURRENT moves to it;
+with alternating users, AWSCURRENT moves and the old user keeps working until the next
+rotation. An operation refused with one candidate tries, in order: AWSCURRENT refetched
+(once per process per ``RECHECK_SECONDS``, shared by every caller that failed on the
+same version), then AWSPENDING, then backs off and starts over until the deadline.
+
+A credential found to work is remembered per secret and tried first by every later
+call, until AWSCURRENT moves to another version or the service refuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from ._errors import CredentialsRejectedError, SecretNotFoundError
+from ._value import SecretValue, cache_key
+
+if TYPE_CHECKING:
+    from ._cache import SecretCache
+
+__all__ = ["call_with_secret"]
+
+T = TypeVar("T")
+
+RECHECK_SECONDS = 1.0  # a rejected stage is refetched at most this often per process
+FIRST_BACKOFF_SECONDS = 0.1
+MAX_BACKOFF_SECONDS = 2.0
+
+
+def call_with_secret(
+    cache: SecretCache,
+    secret_id: str,
+    operation: Callable[[SecretValue], T],
+    *,
+    is_rejected: Callable[[BaseException], bool],
+    timeout_seconds: float,
+) -> T:
+    """See ``SecretCache.call_with_secret``."""
+    deadline = cache._timer() + timeout_seconds
+    current = cache.get(secret_id)
+    value = _remembered(cache, secret_id, current) or current
+    rejected: set[str] = set()
+    delay = FIRST_BACKOFF_SECONDS
+    while True:
+        try:
+            result = operation(value)
+        except Exception as exc:
+            if not is_rejected(exc):
+                raise
+            last = exc
+            rejected.add(value.version_id)
+            _forget(cache, secret_id, value)
+        else:
+            _remember(cache, secret_id, value)
+            return result
+        candidate = _candidate(cache, secret_id, "AWSCURRENT", rejected) or _candidate(
+            cache, secret_id, "AWSPENDING", rejected
+        )
+        if candidate is None:
+            remaining = deadline - cache._timer()
+            if remaining <= 0:
+                raise CredentialsRejectedError(
+                    f"every credential in secret {secret_id!r} was rejected for "
+                    f"{timeout_seconds:g}s (last: {type(last).__name__})",
+                    secret_id=secret_id,
+                ) from last
+            cache._sleep(min(remaining, delay * (0.5 + cache._rng.random() / 2)))
+            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+            rejected.clear()
+            candidate = _candidate(cache, secret_id, "AWSCURRENT", {value.version_id})
+            candidate = candidate or cache.get(secret_id)
+        value = candidate
+
+
+def _candidate(
+    cache: SecretCache, secret_id: str, stage: str, rejected: set[str]
+) -> SecretValue | None:
+    """The stage's value if not yet rejected, refetching a rejected one unless recently done."""
+    entry = cache._entries.get(cache_key(secret_id, stage))
+    if entry is not None:
+        if entry.value is not None and entry.value.version_id not in rejected:
+            return entry.value
+        if cache._timer() - entry.fetched_at < RECHECK_SECONDS:
+            return None
+    try:
+        value = cache.refresh(secret_id, stage=stage)
+    except SecretNotFoundError:
+        return None  # e.g. no rotation in progress: there is no AWSPENDING
+    return None if value.version_id in rejected else value
+
+
+def _remembered(cache: SecretCache, secret_id: str, current: SecretValue) -> SecretValue | None:
+    known = cache._working.get(secret_id)
+    if known is None:
+        return None
+    current_then, value = known
+    if current_then != current.version_id:  # AWSCURRENT moved on: trust it again
+        cache._working.pop(secret_id, None)
+        return None
+    return value
+
+
+def _remember(cache: SecretCache, secret_id: str, value: SecretValue) -> None:
+    current = cache._entries.get(secret_id)
+    if current is None or current.value is None or current.value.version_id == value.version_id:
+        cache._working.pop(secret_id, None)
+    else:
+        cache._working[secret_id] = (current.value.version_id, value)
+
+
+def _forget(cache: SecretCache, secret_id: str, value: SecretValue) -> None:
+    known = cache._working.get(secret_id)
+    if known is not None and known[1].version_id == value.version_id:
+        cache._working.pop(secret_id, None)

@@ -1,0 +1,109 @@
+"""The boundary to Secrets Manager: the client protocol, the default client, fetching.
+
+Every botocore failure is translated here, once, into the secretcache error tree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, cast
+
+from ._errors import SecretCacheError, error_for_code, translate_error
+from ._redact import install_log_redaction
+from ._value import SecretValue
+
+__all__ = ["BATCH_SIZE", "SecretsManagerClient", "batch_fetch", "create_client", "fetch"]
+
+BATCH_SIZE = 20  # BatchGetSecretValue's limit on SecretIdList
+USER_AGENT = "secretcache/0.1.0"
+
+
+class SecretsManagerClient(Protocol):
+    """The methods of botocore's Secrets Manager client that secretcache calls."""
+
+    def get_secret_value(self, **kwargs: Any) -> Any: ...
+
+    def batch_get_secret_value(self, **kwargs: Any) -> Any: ...
+
+    def describe_secret(self, **kwargs: Any) -> Any: ...
+
+
+def create_client(
+    *, region_name: str | None = None, endpoint_url: str | None = None
+) -> SecretsManagerClient:
+    """A botocore client with settings for short-lived callers: bounded timeouts, few retries.
+
+    The region comes from ``AWS_REGION``/``AWS_DEFAULT_REGION`` (Lambda sets both) unless given.
+    """
+    import boto3  # deferred: importing secretcache must not import boto3
+    from botocore.config import Config
+
+    install_log_redaction()
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard", "max_attempts": 3},
+        user_agent_extra=USER_AGENT,
+    )
+    region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    client: Any = boto3.session.Session().client(
+        "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    return cast(SecretsManagerClient, client)
+
+
+def fetch(
+    client: SecretsManagerClient, secret_id: str, stage: str | None, version_id: str | None
+) -> SecretValue:
+    """One GetSecretValue naming its stage or version explicitly."""
+    request: dict[str, str] = {"SecretId": secret_id}
+    if version_id is not None:
+        request["VersionId"] = version_id
+    else:
+        request["VersionStage"] = stage or "AWSCURRENT"
+    try:
+        response = client.get_secret_value(**request)
+    except Exception as exc:
+        raise translate_error(exc, secret_id) from exc
+    return SecretValue.from_response(response)
+
+
+def batch_fetch(
+    client: SecretsManagerClient, secret_ids: Sequence[str]
+) -> tuple[list[SecretValue], dict[str, SecretCacheError]]:
+    """One BatchGetSecretValue for at most BATCH_SIZE ids: the values and per-id errors."""
+    if len(secret_ids) > BATCH_SIZE:
+        raise ValueError(f"at most {BATCH_SIZE} ids per BatchGetSecretValue")
+    try:
+        response = client.batch_get_secret_value(SecretIdList=list(secret_ids))
+    except Exception as exc:  # noqa: BLE001  # the boundary: every failure is translated
+        error = translate_error(exc, None)
+        return [], {sid: _for_id(error, sid, exc) for sid in secret_ids}
+    values = [SecretValue.from_response(item) for item in response.get("SecretValues", ())]
+    errors = {
+        item["SecretId"]: error_for_code(
+            item.get("ErrorCode", "Unknown"), item["SecretId"], item.get("Message", "")
+        )
+        for item in response.get("Errors", ())
+    }
+    answered = {v.name for v in values} | {v.arn for v in values} | set(errors)
+    for sid in _unanswered(secret_ids, answered):
+        errors[sid] = error_for_code("ResourceNotFoundException", sid)
+    return values, errors
+
+
+def _for_id(error: SecretCacheError, secret_id: str, cause: BaseException) -> SecretCacheError:
+    mine = type(error)(
+        str(error).replace("secret None", f"secret {secret_id!r}"),
+        secret_id=secret_id,
+        code=error.code,
+    )
+    mine.__cause__ = cause
+    return mine
+
+
+def _unanswered(secret_ids: Iterable[str], answered: set[str | None]) -> list[str]:
+    # A full ARN answers to its ARN; a name or partial ARN to its name. Anything else
+    # that the response names neither way was dropped by the service: report it.
+    return [sid for sid in secret_ids if sid not in answered]
