@@ -4,8 +4,9 @@ During a rotation the service and the secret's stages disagree for a while. With
 user, the service takes the new password (AWSPENDING) before AWSCURRENT moves to it;
 with alternating users, AWSCURRENT moves and the old user keeps working until the next
 rotation. An operation refused with one candidate tries, in order: AWSCURRENT refetched
-(once per process per ``RECHECK_SECONDS``, shared by every caller that failed on the
-same version), then AWSPENDING, then backs off and starts over until the deadline.
+(one fetch shared by every caller that failed on the same version), then AWSPENDING, then
+backs off and starts over until the deadline, refetching at most once per
+``RECHECK_SECONDS`` per process while it backs off.
 
 A credential found to work is remembered per secret and tried first by every later
 call, until AWSCURRENT moves to another version or the service refuses it.
@@ -45,7 +46,9 @@ def call_with_secret(
     value = _remembered(cache, secret_id, current) or current
     rejected: set[str] = set()
     delay = FIRST_BACKOFF_SECONDS
+    retrying = False
     while True:
+        started = cache._timer()
         try:
             result = operation(value)
         except Exception as exc:
@@ -57,8 +60,11 @@ def call_with_secret(
         else:
             _remember(cache, secret_id, value)
             return result
-        candidate = _candidate(cache, secret_id, "AWSCURRENT", rejected) or _candidate(
-            cache, secret_id, "AWSPENDING", rejected
+        # Refetch a stage unless someone did since this attempt began (that fetch is the
+        # one to share); once backing off, also at most once per RECHECK_SECONDS.
+        since = min(started, cache._timer() - RECHECK_SECONDS) if retrying else started
+        candidate = _candidate(cache, secret_id, "AWSCURRENT", rejected, since) or _candidate(
+            cache, secret_id, "AWSPENDING", rejected, since
         )
         if candidate is None:
             remaining = deadline - cache._timer()
@@ -71,20 +77,20 @@ def call_with_secret(
             cache._sleep(min(remaining, delay * (0.5 + cache._rng.random() / 2)))
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
             rejected.clear()
-            candidate = _candidate(cache, secret_id, "AWSCURRENT", {value.version_id})
-            candidate = candidate or cache.get(secret_id)
+            retrying = True
+            candidate = _remembered(cache, secret_id, cache.get(secret_id)) or cache.get(secret_id)
         value = candidate
 
 
 def _candidate(
-    cache: SecretCache, secret_id: str, stage: str, rejected: set[str]
+    cache: SecretCache, secret_id: str, stage: str, rejected: set[str], since: float
 ) -> SecretValue | None:
-    """The stage's value if not yet rejected, refetching a rejected one unless recently done."""
+    """The stage's value if not yet rejected; else refetched, unless fetched after ``since``."""
     entry = cache._entries.get(cache_key(secret_id, stage))
     if entry is not None:
         if entry.value is not None and entry.value.version_id not in rejected:
             return entry.value
-        if cache._timer() - entry.fetched_at < RECHECK_SECONDS:
+        if entry.fetched_at > since:
             return None
     try:
         value = cache.refresh(secret_id, stage=stage)

@@ -289,6 +289,7 @@ class SecretCache:
         error: SecretCacheError | None,
     ) -> None:
         events: list[Event] = []
+        failures = 0
         with self._lock:
             now = self._timer()
             self._counts["api_calls"] += 1
@@ -309,14 +310,16 @@ class SecretCache:
                 self._counts["errors"] += 1
                 events.append(ErrorEvent(secret_id, stage, error))
                 entry = self._policy.failed(old, error, now, self._rng)
+                failures = entry.failures
                 if current:
                     self._store(key, entry)
                 flight.value, flight.error = entry.value, error
             if current:
                 del self._flights[key]
         flight.done.set()
-        if error is not None:
-            log.warning("secretcache: fetching %r failed: %s", secret_id, error)
+        if error is not None:  # the first failure of a streak is a warning, retries are not
+            level = logging.WARNING if failures == 1 else logging.DEBUG
+            log.log(level, "secretcache: fetching %r failed: %s", secret_id, error)
         self._hooks.fire(events)
 
     def _accept(

@@ -140,7 +140,8 @@ class SecretValue:
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError("SecretValue is immutable")
 
-    __delattr__ = __setattr__  # type: ignore[assignment]
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("SecretValue is immutable")
 
     def __repr__(self) -> str:
         kind = "binary" if self._binary is not None else "text"
