@@ -12,11 +12,11 @@ from secretcache import CredentialsRejectedError, SecretCache, SecretValue
 from secretcache.testing import FakeSecretsManager, ManualClock
 
 
-class Rejected(Exception):
+class RejectedError(Exception):
     """The toy service's 'bad password'."""
 
 
-class Unreachable(Exception):
+class UnreachableError(Exception):
     """The toy service is down: not an authentication failure."""
 
 
@@ -33,14 +33,14 @@ class ToyService:
         with self.lock:
             self.attempts += 1
         if self.down:
-            raise Unreachable("connection refused")
+            raise UnreachableError("connection refused")
         if value.field("password") != self.password:
-            raise Rejected("password authentication failed")
+            raise RejectedError("password authentication failed")
         return "session"
 
 
 def is_rejected(exc: BaseException) -> bool:
-    return isinstance(exc, Rejected)
+    return isinstance(exc, RejectedError)
 
 
 def secret(password: str) -> str:
@@ -117,7 +117,7 @@ def test_wrong_password_raises_after_deadline(setup: Setup, clock: ManualClock) 
     service.password = "something-else"
     with pytest.raises(CredentialsRejectedError, match="rejected for 10s") as info:
         call(cache, service, timeout_seconds=10)
-    assert isinstance(info.value.__cause__, Rejected)
+    assert isinstance(info.value.__cause__, RejectedError)
     assert "pw1" not in str(info.value)
     assert sum(clock.slept) == pytest.approx(10, abs=0.01)
     assert max(clock.slept) <= 2.0  # backoff is capped
@@ -129,7 +129,7 @@ def test_other_errors_propagate_at_once(setup: Setup) -> None:
     """A failure that is not a rejection is raised as is, with no refresh."""
     fake, service, cache = setup
     service.down = True
-    with pytest.raises(Unreachable):
+    with pytest.raises(UnreachableError):
         call(cache, service)
     assert (service.attempts, fake.calls["GetSecretValue"]) == (1, 1)
 

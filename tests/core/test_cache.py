@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -14,8 +15,8 @@ from secretcache import (
     SecretCache,
     SecretNotFoundError,
     SecretUnavailableError,
-    StaleEvent,
     Stage,
+    StaleEvent,
 )
 from secretcache.testing import FakeSecretsManager, ManualClock
 
@@ -198,7 +199,7 @@ def test_stale_retries_back_off_exponentially_with_a_cap(
             calls = gets(fake)
             attempts.append(clock())
         clock.advance(0.1)
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     for failures, gap in enumerate(gaps[:4], start=1):  # d = 2**(failures-1); gap in [d/2, d]
         ceiling = 2.0 ** (failures - 1)
         assert ceiling / 2 <= gap <= ceiling + 0.2  # + one read step of the loop
