@@ -59,7 +59,7 @@ class CacheModel(RuleBasedStateMachine):
         """Versions that held ``stage`` at some moment in [since, now]."""
         log = self.history[(name, stage)]
         held = set()
-        for i, (start, version) in enumerate(log):
+        for i, (_, version) in enumerate(log):
             end = log[i + 1][0] if i + 1 < len(log) else float("inf")
             if end > since or (end == since and i + 1 == len(log)):
                 held.add(version)
