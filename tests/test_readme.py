@@ -1,0 +1,73 @@
+"""The README's Python snippets run, in order, against a real moto endpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secretcache import set_default_cache
+
+pytestmark = pytest.mark.integration
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+CORE_SECTION_END = "<!-- sections:"
+
+
+def python_blocks(text: str) -> list[str]:
+    """The ```python fenced blocks of a Markdown text."""
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+
+
+@pytest.fixture
+def private_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto server of our own: README names like prod/db stay out of other tests' way."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in {
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    set_default_cache(None)
+    yield endpoint
+    set_default_cache(None)
+    server.stop()
+
+
+def test_core_readme_snippets_run(private_moto: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every snippet before the integration sections runs and prints what it promises."""
+    import boto3
+
+    client: Any = boto3.client("secretsmanager")
+    client.create_secret(Name="prod/db", SecretString=json.dumps({"password": "readme-pw"}))
+    client.put_secret_value(
+        SecretId="prod/db",
+        SecretString=json.dumps({"password": "next"}),
+        VersionStages=["AWSPENDING"],
+    )
+    client.create_secret(Name="prod/api-key", SecretString=json.dumps({"api_key": "k"}))
+    core = README.read_text().split(CORE_SECTION_END)[0]
+    blocks = python_blocks(core)
+    assert len(blocks) >= 5
+    namespace: dict[str, Any] = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102  # our own README
+    assert namespace["handler"]({}, None) == {"statusCode": 200}
+    out = capsys.readouterr().out
+    assert "SecretValue(name='prod/db'" in out
+    assert "missing: secret 'prod/no-such-secret' not found" in out
+    assert "('prod/db', 'prod/api-key') ['prod/gone']" in out
+    assert "CacheStats(" in out
+    assert "readme-pw" not in out
