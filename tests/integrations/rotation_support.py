@@ -136,6 +136,10 @@ class Setup:
         create_secret(self.sm_client, self.secret_name, value)
         return value
 
+    def track(self, username: str) -> None:
+        """Drop this user (and its clone) at cleanup."""
+        self._users.append(username)
+
     def cleanup(self) -> None:
         """Drop every user this test made, and the clones rotations made of them."""
         for username in self._users:
