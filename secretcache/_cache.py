@@ -11,7 +11,8 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
-from typing import TypeVar
+from concurrent.futures import Future
+from typing import NamedTuple, TypeVar
 
 from ._errors import SecretCacheError, translate_error
 from ._fetch import BATCH_SIZE, SecretsManagerClient, batch_fetch, create_client, fetch
@@ -36,14 +37,29 @@ Event = RotationEvent | StaleEvent | ErrorEvent
 
 
 class _Flight:
-    """One fetch in progress; everyone who needs its key waits on ``done``."""
+    """One fetch in progress; everyone who needs its key waits on ``done``.
+
+    ``done`` is a Future so that threads (``result()``) and event loops
+    (``asyncio.wrap_future``) can wait for the same fetch. It is marked running at once,
+    so no waiter can cancel it: whoever started the fetch, its outcome is published.
+    """
 
     __slots__ = ("done", "error", "value")
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done: Future[None] = Future()
+        self.done.set_running_or_notify_cancel()
         self.value: SecretValue | None = None  # what readers may serve (maybe stale)
         self.error: SecretCacheError | None = None
+
+
+class _Read(NamedTuple):
+    """How a read that missed the fast path goes on (see ``SecretCache._begin_read``)."""
+
+    value: SecretValue | None  # serve this at once; None: wait for ``flight``
+    flight: _Flight | None  # the fetch to start (``start``) or to wait for
+    start: bool  # this reader starts ``flight``: behind its back if it serves ``value``
+    events: list[Event]  # to fire once the read is done
 
 
 class _Background:
@@ -162,48 +178,53 @@ class SecretCache:
     def _get_slow(
         self, key: Hashable, secret_id: str, stage: str | None, version_id: str | None
     ) -> SecretValue:
+        read = self._begin_read(key, secret_id, stage)
+        flight = read.flight
+        if read.value is not None:
+            if flight is not None:
+                job = flight
+                self._background.submit(
+                    lambda: self._run_flight(key, secret_id, stage, version_id, job)
+                )
+            self._hooks.fire(read.events)
+            return read.value
+        assert flight is not None
+        if read.start:
+            self._run_flight(key, secret_id, stage, version_id, flight)
+        else:
+            flight.done.result()
+        return self._outcome(key, secret_id, stage, flight, forced=False)
+
+    def _begin_read(self, key: Hashable, secret_id: str, stage: str | None) -> _Read:
+        """Decide a slow read under the lock: serve, start a fetch, or join one.
+
+        Raises the held error while backing off. Shared with the async cache: no I/O here.
+        """
         events: list[Event] = []
-        leader = background = False
         with self._lock:
             now = self._timer()
             entry = self._entries.get(key)
             flight = self._flights.get(key)
             action = self._policy.decide(entry, now, in_flight=flight is not None)
-            if action is Action.RAISE:
-                assert entry is not None and entry.error is not None
-                error = entry.error.clone()
-            elif action is Action.FETCH:
+            if action is Action.FETCH:
                 self._counts["misses"] += 1
-                if flight is None:
-                    flight = self._flights[key] = _Flight()
-                    leader = True
-            else:
+                if flight is not None:
+                    return _Read(None, flight, False, events)
+                flight = self._flights[key] = _Flight()
+                return _Read(None, flight, True, events)
+            if action is not Action.RAISE:
                 assert entry is not None and entry.value is not None
                 next(self._hits)
                 entry.used_at = now
-                if action in (Action.SERVE_AND_REFRESH, Action.SERVE_STALE_AND_REFRESH):
+                start = action in (Action.SERVE_AND_REFRESH, Action.SERVE_STALE_AND_REFRESH)
+                if start:
                     flight = self._flights[key] = _Flight()
-                    background = True
                 if action in (Action.SERVE_STALE, Action.SERVE_STALE_AND_REFRESH):
                     events += self._note_stale(secret_id, stage, entry, now)
-                value = entry.value
-        if action is Action.RAISE:
-            raise error
-        if action is not Action.FETCH:
-            if background:
-                assert flight is not None
-                job = flight
-                self._background.submit(
-                    lambda: self._run_flight(key, secret_id, stage, version_id, job)
-                )
-            self._hooks.fire(events)
-            return value
-        assert flight is not None
-        if leader:
-            self._run_flight(key, secret_id, stage, version_id, flight)
-        else:
-            flight.done.wait()
-        return self._outcome(key, secret_id, stage, flight, forced=False)
+                return _Read(entry.value, flight if start else None, start, events)
+            assert entry is not None and entry.error is not None
+            error = entry.error.clone()
+        raise error
 
     def _note_stale(
         self, secret_id: str, stage: str | None, entry: Entry, now: float
@@ -316,7 +337,7 @@ class SecretCache:
                 flight.value, flight.error = entry.value, error
             if current:
                 del self._flights[key]
-        flight.done.set()
+        flight.done.set_result(None)
         if error is not None:  # the first failure of a streak is a warning, retries are not
             level = logging.WARNING if failures == 1 else logging.DEBUG
             log.log(level, "secretcache: fetching %r failed: %s", secret_id, error)
@@ -362,16 +383,21 @@ class SecretCache:
         """
         key = cache_key(secret_id, stage, version_id)
         stage = _stage_name(stage, version_id)
-        with self._lock:
-            flight = self._flights.get(key)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[key] = _Flight()
+        flight, leader = self._join(key)
         if leader:
             self._run_flight(key, secret_id, stage, version_id, flight)
         else:
-            flight.done.wait()
+            flight.done.result()
         return self._outcome(key, secret_id, stage, flight, forced=True)
+
+    def _join(self, key: Hashable) -> tuple[_Flight, bool]:
+        """The fetch of ``key`` under way, or a new one; True if the caller must run it."""
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is not None:
+                return flight, False
+            flight = self._flights[key] = _Flight()
+            return flight, True
 
     def invalidate(self, secret_id: str | None = None) -> None:
         """Forget one secret (every stage and version of it), or everything."""
