@@ -17,9 +17,9 @@ from __future__ import annotations
 from ._context import (
     DEFAULT_EXCLUDE_CHARACTERS,
     PasswordPolicy,
+    RotationClient,
     RotationContext,
     SecretDict,
-    SecretsManagerClient,
 )
 from ._protocol import STEPS, RotationStep, make_handler, rotate, run_step
 from ._strategy import RotationStrategy
@@ -28,11 +28,11 @@ __all__ = [
     "DEFAULT_EXCLUDE_CHARACTERS",
     "STEPS",
     "PasswordPolicy",
+    "RotationClient",
     "RotationContext",
     "RotationStep",
     "RotationStrategy",
     "SecretDict",
-    "SecretsManagerClient",
     "make_handler",
     "rotate",
     "run_step",

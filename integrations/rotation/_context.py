@@ -18,9 +18,9 @@ from secretcache._errors import (
 __all__ = [
     "DEFAULT_EXCLUDE_CHARACTERS",
     "PasswordPolicy",
+    "RotationClient",
     "RotationContext",
     "SecretDict",
-    "SecretsManagerClient",
     "call_aws",
     "require",
 ]
@@ -32,7 +32,7 @@ SecretDict = dict[str, Any]
 DEFAULT_EXCLUDE_CHARACTERS = "/@\"'\\"
 
 
-class SecretsManagerClient(Protocol):
+class RotationClient(Protocol):
     """The methods of botocore's Secrets Manager client that a rotation calls.
 
     Spelled out keyword by keyword so that a client typed by ``mypy-boto3`` matches.
@@ -80,7 +80,7 @@ class SecretsManagerClient(Protocol):
     ) -> Any: ...
 
 
-def call_aws(client: SecretsManagerClient, method: str, secret_id: str, **kwargs: Any) -> Any:
+def call_aws(client: RotationClient, method: str, secret_id: str, **kwargs: Any) -> Any:
     """Call a client method, translating botocore's failures into secretcache's tree."""
     try:
         return getattr(client, method)(**kwargs)
@@ -198,7 +198,7 @@ class RotationContext:
 
     def __init__(
         self,
-        client: SecretsManagerClient,
+        client: RotationClient,
         secret_id: str,
         token: str,
         *,

@@ -25,7 +25,7 @@ from typing import Any
 from secretcache._errors import SecretCacheError, SecretNotFoundError
 from secretcache._redact import install_log_redaction
 
-from ._context import PasswordPolicy, RotationContext, SecretsManagerClient, call_aws
+from ._context import PasswordPolicy, RotationClient, RotationContext, call_aws
 from ._strategy import RotationStrategy
 
 __all__ = ["STEPS", "RotationStep", "make_handler", "rotate", "run_step"]
@@ -51,17 +51,14 @@ class RotationStep(str, Enum):
 STEPS = (RotationStep.CREATE, RotationStep.SET, RotationStep.TEST, RotationStep.FINISH)
 
 
-def _versions(client: SecretsManagerClient, secret_id: str) -> dict[str, list[str]]:
+def _describe(client: RotationClient, secret_id: str) -> tuple[bool, dict[str, list[str]]]:
+    """Whether rotation is enabled, and the stages of every version."""
     meta = call_aws(client, "describe_secret", secret_id, SecretId=secret_id)
-    return {str(k): list(v) for k, v in (meta.get("VersionIdsToStages") or {}).items()}
+    versions = {str(k): list(v) for k, v in (meta.get("VersionIdsToStages") or {}).items()}
+    return bool(meta.get("RotationEnabled")), versions
 
 
-def _rotation_enabled(client: SecretsManagerClient, secret_id: str) -> bool:
-    meta = call_aws(client, "describe_secret", secret_id, SecretId=secret_id)
-    return bool(meta.get("RotationEnabled"))
-
-
-def _remove_pending(client: SecretsManagerClient, secret_id: str, version_id: str) -> None:
+def _remove_pending(client: RotationClient, secret_id: str, version_id: str) -> None:
     call_aws(
         client,
         "update_secret_version_stage",
@@ -73,7 +70,7 @@ def _remove_pending(client: SecretsManagerClient, secret_id: str, version_id: st
 
 
 def _guard(
-    client: SecretsManagerClient,
+    client: RotationClient,
     secret_id: str,
     token: str,
     step: RotationStep,
@@ -82,13 +79,13 @@ def _guard(
     allow_new_token: bool,
 ) -> dict[str, list[str]] | None:
     """The stages by version if the step has work to do; None if the rotation is done."""
-    if require_rotation_enabled and not _rotation_enabled(client, secret_id):
+    enabled, versions = _describe(client, secret_id)
+    if require_rotation_enabled and not enabled:
         raise SecretCacheError(
             f"secret {secret_id!r} does not have rotation enabled",
             secret_id=secret_id,
             code="RotationNotEnabled",
         )
-    versions = _versions(client, secret_id)
     stages = versions.get(token)
     if stages is None:
         if allow_new_token and step is RotationStep.CREATE:
@@ -154,7 +151,7 @@ def _finish(ctx: RotationContext, versions: Mapping[str, list[str]]) -> None:
 
 
 def run_step(
-    client: SecretsManagerClient,
+    client: RotationClient,
     secret_id: str,
     token: str,
     step: RotationStep | str,
@@ -196,7 +193,7 @@ def run_step(
 
 
 def rotate(
-    client: SecretsManagerClient,
+    client: RotationClient,
     secret_id: str,
     strategy: RotationStrategy,
     *,
@@ -227,33 +224,32 @@ def rotate(
     return token
 
 
-def _default_client() -> SecretsManagerClient:
+def _default_client() -> RotationClient:
     import boto3
 
     endpoint = os.environ.get("SECRETS_MANAGER_ENDPOINT") or None
-    client: SecretsManagerClient = boto3.session.Session().client(
-        "secretsmanager", endpoint_url=endpoint
-    )
+    client: RotationClient = boto3.session.Session().client("secretsmanager", endpoint_url=endpoint)
     return client
 
 
 def make_handler(
     strategy: RotationStrategy,
     *,
-    client: SecretsManagerClient | None = None,
+    client: RotationClient | None = None,
     policy: PasswordPolicy | None = None,
     require_rotation_enabled: bool = True,
 ) -> Callable[[Mapping[str, Any], object], None]:
     """A ``lambda_handler(event, context)`` for Secrets Manager rotation events.
 
     Without ``client`` one is made on the first invocation (endpoint from
-    ``SECRETS_MANAGER_ENDPOINT`` if set); without ``policy`` it comes from the
-    environment (``PasswordPolicy.from_env``). Safe for concurrent invocations.
+    ``SECRETS_MANAGER_ENDPOINT`` if set); without ``policy`` it is read from the
+    environment now (``PasswordPolicy.from_env``). Safe for concurrent invocations.
     """
+    policy = policy or PasswordPolicy.from_env()
     lock = threading.Lock()
-    clients: list[SecretsManagerClient] = [client] if client is not None else []
+    clients: list[RotationClient] = [client] if client is not None else []
 
-    def get_client() -> SecretsManagerClient:
+    def get_client() -> RotationClient:
         with lock:  # held only while creating a client, never across a call
             if not clients:
                 clients.append(_default_client())
@@ -272,7 +268,7 @@ def make_handler(
             token,
             step,
             strategy,
-            policy=policy or PasswordPolicy.from_env(),
+            policy=policy,
             require_rotation_enabled=require_rotation_enabled,
         )
 

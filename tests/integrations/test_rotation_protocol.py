@@ -314,3 +314,34 @@ def test_debug_logs_hold_no_password(
     text = caplog.text + json.dumps([str(r.args) for r in caplog.records])
     for password in passwords:
         assert password not in text
+
+
+def test_public_api_is_pinned() -> None:
+    """The rotation package exports exactly its documented names."""
+    from secretcache.integrations import rotation
+
+    assert rotation.__all__ == [
+        "DEFAULT_EXCLUDE_CHARACTERS",
+        "STEPS",
+        "PasswordPolicy",
+        "RotationClient",
+        "RotationContext",
+        "RotationStep",
+        "RotationStrategy",
+        "SecretDict",
+        "make_handler",
+        "rotate",
+        "run_step",
+    ]
+    assert all(hasattr(rotation, name) for name in rotation.__all__)
+
+
+def test_reprs_hold_no_secret(sm_client: Any, api_secret: str) -> None:
+    """A context's and a parsed login's repr show identifiers only."""
+    from secretcache.integrations.rotation._db import Login
+
+    login = Login(host="h", port=1, username="u", password="pw-in-repr-123")
+    assert "pw-in-repr-123" not in repr(login)
+    ctx = RotationContext(sm_client, api_secret, "t" * 32, policy=PasswordPolicy())
+    assert ctx.current["api_key"] == "key-0"
+    assert "key-0" not in repr(ctx)
