@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint
+CORE_VENV ?= .venv-core
+
+.PHONY: demo test test-core bench lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,13 @@ lint: $(BIN)/python
 
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) test-core
+
+# The suite must also pass with no optional extra installed (integration tests skip).
+test-core:
+	test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/pip install -q -e '.[test]'
+	$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 bench: $(BIN)/python
 	$(BIN)/pip install -q -e '.[all,bench]'
