@@ -181,10 +181,10 @@ class _Core(SecretCache):
         except RuntimeError:  # the pool refuses work at interpreter exit: use a thread
             self._background.submit(lambda: _run_for(loop, job))
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, wait: bool = False) -> None:
         executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False)
+            executor.shutdown(wait=wait)
 
     def _after_fork(self) -> None:
         super()._after_fork()
