@@ -125,8 +125,8 @@ def test_readers_never_wait_on_an_advisory_refresh() -> None:
 
     async def scenario() -> LoopProbe:
         old = await cache.get("db")
-        fake.latency_seconds = LATENCY
         fake.rotate("db", "v2")
+        fake.latency_seconds = LATENCY
         clock.advance(81)
         async with LoopProbe() as probe:
             for _ in range(200):
