@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -117,12 +118,16 @@ def _version_text() -> str:
     return f"{PROG} {__version__} (Python {sys.version.split()[0]})"
 
 
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=88)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Read AWS Secrets Manager secrets through secretcache, from a shell.",
+        description=_wrap("Read AWS Secrets Manager secrets through secretcache, from a shell."),
         epilog=_EXIT_EPILOG,
         formatter_class=formatter,
     )
@@ -147,9 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         "get",
         parents=[aws],
         help="print a secret's value",
-        description="Print a secret's value to stdout, for shell scripts and container "
-        "entrypoints. Text is printed as UTF-8 with a newline (unless -n); a binary secret "
-        "as its raw bytes.",
+        description=_wrap(
+            "Print a secret's value to stdout, for shell scripts and container "
+            "entrypoints. Text is printed as UTF-8 with a newline (unless -n); a binary secret "
+            "as its raw bytes."
+        ),
         epilog=_AWS_EPILOG + _EXIT_EPILOG,
         formatter_class=formatter,
     )
@@ -172,8 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
         "describe",
         parents=[aws],
         help="list a secret's versions and their stages (never values)",
-        description="Show a secret's versions and their stages (DescribeSecret), with its "
-        "rotation and deletion dates. Never reads a value.",
+        description=_wrap(
+            "Show a secret's versions and their stages (DescribeSecret), with its "
+            "rotation and deletion dates. Never reads a value."
+        ),
         epilog=_AWS_EPILOG + _EXIT_EPILOG,
         formatter_class=formatter,
     )
@@ -185,10 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
         "watch",
         parents=[aws],
         help="follow a secret and print each rotation the cache observes",
-        description="Follow a secret through a SecretCache whose TTL is the polling "
-        "interval, and print a line for each rotation the cache observes (old and new "
-        "version ids, the new version's stages, the cache's stats). Never prints values. "
-        "Runs until --count rotations, --duration-seconds, or Ctrl-C.",
+        description=_wrap(
+            "Follow a secret through a SecretCache whose TTL is the polling "
+            "interval, and print a line for each rotation the cache observes (old and new "
+            "version ids, the new version's stages, the cache's stats). Never prints values. "
+            "Runs until --count rotations, --duration-seconds, or Ctrl-C."
+        ),
         epilog=_AWS_EPILOG + _EXIT_EPILOG,
         formatter_class=formatter,
     )
@@ -217,10 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="a rotation under load against moto's server, in-process (needs the demo extra)",
-        description="Start moto's Secrets Manager server in this process, create an "
-        "RDS-style secret, read it through a SecretCache, rotate it while reader threads "
-        "use it, and show the cache following the rotation. Prints version ids and masked "
-        "passwords, never values. Needs: pip install 'secretcache[demo]'.",
+        description=_wrap(
+            "Start moto's Secrets Manager server in this process, create an "
+            "RDS-style secret, read it through a SecretCache, rotate it while reader threads "
+            "use it, and show the cache following the rotation. Prints version ids and masked "
+            "passwords, never values. Needs: pip install 'secretcache[demo]'."
+        ),
         epilog=_EXIT_EPILOG,
         formatter_class=formatter,
     )
@@ -236,9 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench",
         help="run the benchmark suite (from a source checkout)",
-        description="Run the benchmark suite in benchmarks/ of a source checkout "
-        "(pip install -e '.[all,bench]'). Arguments after 'bench' are passed to the "
-        "harness; 'secretcache bench -- --help' shows its options.",
+        description=_wrap(
+            "Run the benchmark suite in benchmarks/ of a source checkout "
+            "(pip install -e '.[all,bench]'). Arguments after 'bench' are passed to the "
+            "harness; 'secretcache bench -- --help' shows its options."
+        ),
         epilog=_EXIT_EPILOG,
         formatter_class=formatter,
     )

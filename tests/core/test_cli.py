@@ -381,6 +381,7 @@ def postgres_url(login: Any) -> str:
 
 def test_demo_with_database_rotates_a_real_password(pg_server: Any) -> None:
     """--database: zero failed queries across a real ALTER ROLE rotation; login dropped."""
+    pytest.importorskip("secretcache.integrations.psycopg")
     admin = pg_server.create_login(createrole=True)
     try:
         result = run("demo", "--database", postgres_url(admin), timeout=90)
@@ -397,6 +398,7 @@ def test_demo_with_database_rotates_a_real_password(pg_server: Any) -> None:
 
 def test_demo_with_database_needs_createrole(pg_server: Any) -> None:
     """An admin URL without CREATEROLE: exit 1 with one line saying what is missing."""
+    pytest.importorskip("secretcache.integrations.psycopg")
     login = pg_server.create_login()
     try:
         result = run("demo", "--database", postgres_url(login))
