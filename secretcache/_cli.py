@@ -454,17 +454,21 @@ def find_checkout(start: Path | None = None) -> Path | None:
 
 
 def run_bench(argv: Sequence[str], checkout: Path | None) -> int:
-    """Run ``benchmarks.main(argv)`` in a fresh interpreter at the checkout's root."""
+    """Run the checkout's ``benchmarks.main(argv)`` in a fresh interpreter."""
     if checkout is None:
         raise CliError(
             "'secretcache bench' needs a source checkout (benchmarks/ is not installed): "
             "clone the repository, pip install -e '.[all,bench]' and run it there"
         )
-    code = "import sys; from benchmarks import main; sys.exit(main(sys.argv[1:]))"
     # A subprocess, not an import: the harness measures import times in a clean
-    # interpreter, and the checkout's root need not go on this process's sys.path.
-    command = [sys.executable, "-c", code, *argv]
-    return subprocess.call(command, cwd=checkout)  # noqa: S603  # our interpreter, fixed code
+    # interpreter. It stays in the caller's directory, so relative paths given to the
+    # harness mean what the caller meant; the checkout goes first on its sys.path.
+    code = (
+        "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+        "from benchmarks import main; sys.exit(main(sys.argv[1:]))"
+    )
+    command = [sys.executable, "-c", code, str(checkout), *argv]
+    return subprocess.call(command)  # noqa: S603  # our interpreter, fixed code
 
 
 def _cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -372,6 +373,15 @@ def test_demo_never_prints_a_password(secret_name: str) -> None:
     assert "password=**** (19 chars)" in text and "password=**** (22 chars)" in text
 
 
+def test_demo_without_moto_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without moto's server installed, the demo says which extra to install."""
+    from secretcache._demo import run_demo
+
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # makes the import fail
+    with pytest.raises(CliError, match=r"secretcache\[demo\]"):
+        run_demo(out=io.StringIO())
+
+
 def postgres_url(login: Any) -> str:
     """The URL of a test login (its password included: never print it)."""
     return (
@@ -412,21 +422,24 @@ def test_demo_with_database_needs_createrole(pg_server: Any) -> None:
 # -- bench -----------------------------------------------------------------------------------
 
 
-def test_bench_runs_the_harness_main_with_the_arguments(tmp_path: Path) -> None:
-    """bench calls benchmarks.main(argv) at the checkout's root and returns its exit code."""
-    (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "benchmarks").mkdir()
-    (tmp_path / "benchmarks" / "__init__.py").write_text(
-        "import os, sys\n"
+def test_bench_runs_the_harness_main_with_the_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench runs the checkout's benchmarks.main(argv) in the caller's directory."""
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    (checkout / "benchmarks").mkdir(parents=True)
+    elsewhere.mkdir()
+    (checkout / "pyproject.toml").write_text("")
+    (checkout / "benchmarks" / "__init__.py").write_text(
         "def main(argv=None):\n"
-        "    open('called.json', 'w').write(repr((argv, os.getcwd())))\n"
+        "    open('called.txt', 'w').write(repr((argv, __file__)))\n"
         "    return 5\n"
     )
-    checkout = find_checkout(tmp_path / "secretcache")
-    assert checkout == tmp_path
+    assert find_checkout(checkout / "secretcache") == checkout
+    monkeypatch.chdir(elsewhere)
     assert run_bench(["--quick", "x"], checkout) == 5
-    argv, cwd = eval((tmp_path / "called.json").read_text())  # noqa: S307  # our own repr
-    assert (argv, Path(cwd)) == (["--quick", "x"], tmp_path)
+    argv, module = ast.literal_eval((elsewhere / "called.txt").read_text())
+    assert (argv, Path(module)) == (["--quick", "x"], checkout / "benchmarks" / "__init__.py")
 
 
 def test_bench_outside_a_checkout_explains(tmp_path: Path) -> None:
