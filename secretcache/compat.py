@@ -165,6 +165,10 @@ class SecretCache:
         for stage in sorted(stages):
             try:
                 self.backend.refresh(secret_id, stage=stage)
+            except SecretNotFoundError:
+                # Another stage may come and go (AWSPENDING does), as the secret's own
+                # stages do in the AWS library's DescribeSecret; the secret may not.
+                ok = ok and stage != self._default_stage
             except SecretCacheError:
                 ok = False
         return ok

@@ -152,6 +152,22 @@ def test_refresh_secret_now_also_refreshes_stages_read(
     assert cache.get_secret_string("plain", "AWSPENDING") == "p2"
 
 
+def test_refresh_is_true_when_a_stage_read_before_is_gone(
+    cache: SecretCache, fake: FakeSecretsManager
+) -> None:
+    """AWSPENDING read during a rotation and removed after it does not fail the refresh."""
+    fake.put_secret_value(SecretId="plain", SecretString="p1", VersionStages=["AWSPENDING"])
+    assert cache.get_secret_string("plain", "AWSPENDING") == "p1"
+    fake.rotate("plain", "plain-v2")  # ends with no AWSPENDING
+    assert cache.refresh_secret_now("plain") is True
+    assert cache.get_secret_string("plain") == "plain-v2"
+
+
+def test_refresh_of_a_missing_secret_is_false(cache: SecretCache) -> None:
+    """The secret itself not found: False."""
+    assert cache.refresh_secret_now("nope") is False
+
+
 def test_failed_refresh_returns_false_and_keeps_the_value(
     cache: SecretCache, fake: FakeSecretsManager
 ) -> None:
