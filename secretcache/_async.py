@@ -144,7 +144,9 @@ class _Core(SecretCache):
         self._max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
-        self._flying: set[Future[None]] = set()  # every fetch started, until published
+        self._jobs: set[Future[None]] = set()  # jobs on the pool, until they return
+        # One loop-side future per (fetch, loop) that all its waiters in that loop share.
+        self._waits: dict[tuple[Future[None], asyncio.AbstractEventLoop], asyncio.Future[None]] = {}
 
     @property
     def hook_tasks(self) -> set[asyncio.Task[None]]:
@@ -170,16 +172,29 @@ class _Core(SecretCache):
         version_id: str | None,
         flight: _Flight,
     ) -> None:
-        """Fetch and publish on the pool; the caller only ever waits on ``flight.done``."""
-        loop = asyncio.get_running_loop()
-        self._flying.add(flight.done)
-        flight.done.add_done_callback(self._flying.discard)
-        job = functools.partial(self._run_flight, key, secret_id, stage, version_id, flight)
+        """Fetch and publish on the pool; callers wait on ``flight.done``, never on the job."""
+        fetch = functools.partial(self._run_flight, key, secret_id, stage, version_id, flight)
+        self.submit(asyncio.get_running_loop(), fetch)
+
+    def submit(self, loop: asyncio.AbstractEventLoop, job: Callable[[], object]) -> None:
+        """Run ``job`` on the pool, its hooks sent to ``loop``; ``drain`` waits until it returns."""
+        # Not the pool's own future: this one is running from the start, so no wait on it
+        # (drain's, cancelled) can cancel a job still queued, which would strand its flight.
+        finished: Future[None] = Future()
+        finished.set_running_or_notify_cancel()
+        self._jobs.add(finished)
+        finished.add_done_callback(self._jobs.discard)
+
+        def run() -> None:
+            try:
+                _run_for(loop, job)
+            finally:
+                finished.set_result(None)
+
         try:
-            # The pool's own future is never exposed, so nothing can cancel the queued job.
-            self.executor().submit(_run_for, loop, job)
+            self.executor().submit(run)
         except RuntimeError:  # the pool refuses work at interpreter exit: use a thread
-            self._background.submit(lambda: _run_for(loop, job))
+            self._background.submit(run)
 
     def shutdown(self, *, wait: bool = False) -> None:
         executor, self._executor = self._executor, None
@@ -191,14 +206,25 @@ class _Core(SecretCache):
         # The pool's threads did not survive the fork; a new one is made on first use.
         self._executor = None
         self._executor_lock = threading.Lock()
-        self._flying = set()
+        self._jobs = set()
+        self._waits = {}
 
-
-async def _wait(flight: _Flight) -> None:
-    if not flight.done.done():
-        # flight.done is marked running when made, so cancelling this wrapper (when the
-        # waiting task is cancelled) cannot cancel it: the fetch goes on for the others.
-        await asyncio.wrap_future(flight.done)
+    async def wait(self, flight: _Flight) -> None:
+        """Wait for ``flight`` to be published; cancelling the caller leaves it running."""
+        done = flight.done
+        if done.done():
+            return
+        loop = asyncio.get_running_loop()
+        key = (done, loop)
+        shared = self._waits.get(key)
+        if shared is None:
+            # One thread-safe callback per loop, not one per waiting task: 500 waiters
+            # cost the worker one wake-up of the loop, and the loop 500 cheap shields.
+            shared = self._waits[key] = asyncio.wrap_future(done, loop=loop)
+            done.add_done_callback(lambda _: self._waits.pop(key, None))
+        # The shield keeps a cancelled waiter from cancelling the shared future (``done``
+        # itself is marked running when made, so nothing can cancel it anyway).
+        await asyncio.shield(shared)
 
 
 class AsyncSecretCache:
@@ -292,7 +318,7 @@ class AsyncSecretCache:
             core._hooks.fire(read.events)
             return read.value
         assert flight is not None
-        await _wait(flight)
+        await core.wait(flight)
         return core._outcome(key, secret_id, stage, flight, forced=False)
 
     # -- control -----------------------------------------------------------------------
@@ -310,7 +336,7 @@ class AsyncSecretCache:
         flight, leader = core._join(key)
         if leader:
             core.start(key, secret_id, stage_name, version_id, flight)
-        await _wait(flight)
+        await core.wait(flight)
         return core._outcome(key, secret_id, stage_name, flight, forced=True)
 
     def invalidate(self, secret_id: str | None = None) -> None:
@@ -375,7 +401,7 @@ class AsyncSecretCache:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def drain(self, timeout_seconds: float | None = None) -> bool:
-        """Wait until no fetch runs and no async hook of this loop is pending.
+        """Wait until no fetch runs and no hook sent to this loop is pending.
 
         False if ``timeout_seconds`` passed first.
         """
@@ -383,15 +409,19 @@ class AsyncSecretCache:
         loop = asyncio.get_running_loop()
         deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
         while True:
-            waits: list[asyncio.Future[Any]] = [asyncio.wrap_future(f) for f in list(core._flying)]
-            waits += [t for t in list(core.hook_tasks) if t.get_loop() is loop]
-            if not waits:
+            # A job schedules its hooks on the loop before it counts as finished, so they
+            # are hook tasks by the time its wait here ends, and the next turn waits for them.
+            jobs = [asyncio.wrap_future(f) for f in list(core._jobs)]
+            hooks = [t for t in list(core.hook_tasks) if t.get_loop() is loop]
+            if not jobs and not hooks:
                 return True
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return False
-            _, pending = await asyncio.wait(waits, timeout=remaining)
-            if pending and remaining is not None:
+            _, pending = await asyncio.wait([*jobs, *hooks], timeout=remaining)
+            if pending:
+                for job in jobs:
+                    job.cancel()  # only our wrapper: the job's own future cannot be cancelled
                 return False
 
     async def aclose(self) -> None:
