@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
+from .. import async_cache
 from .._model import Context, ScenarioResult
 from . import (
     api_calls,
@@ -30,6 +31,7 @@ _MODULES: tuple[ModuleType, ...] = (
     api_calls,
     cold_start,
     rotation,
+    async_cache,
 )
 
 SCENARIOS: dict[str, tuple[str, Scenario]] = {m.KEY: (m.TITLE, m.run) for m in _MODULES}
