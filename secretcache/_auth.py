@@ -20,7 +20,7 @@ for SecretCache, ``acall_with_secret`` awaits them for AsyncSecretCache.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ._errors import CredentialsRejectedError, SecretNotFoundError
 from ._value import SecretValue, cache_key
@@ -60,7 +60,7 @@ class _Sleep(NamedTuple):
     seconds: float
 
 
-_Step = Union[_Get, _Refresh, _Attempt, _Sleep]  # noqa: UP007  # a runtime alias on 3.10
+_Step = _Get | _Refresh | _Attempt | _Sleep
 _Flow = Generator[_Step, Any, Any]
 
 
