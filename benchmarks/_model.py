@@ -20,14 +20,16 @@ class Settings:
     # Added endpoint latency where a read may reach the endpoint (stampede, outage, API calls).
     latency_seconds: float = 0.05
     # 1. hit latency
-    hit_rounds: int = 15
-    hit_batches_per_round: int = 5
-    hit_batch_seconds: float = 0.004
+    hit_rounds: int = 30
+    hit_batches_per_round: int = 25
+    # Short batches: on a loaded machine a batch that spans an OS time slice is inflated;
+    # 0.2 ms batches rarely do, and the median of a round discards those that did.
+    hit_batch_seconds: float = 0.0002
     hit_samples: int = 20_000
     # 2. hit throughput
     throughput_threads: tuple[int, ...] = (1, 2, 8, 32)
-    throughput_seconds: float = 0.6
-    throughput_repeats: int = 3
+    throughput_seconds: float = 0.25
+    throughput_repeats: int = 7
     # 3. cold stampede
     stampede_threads: int = 64
     stampede_repeats: int = 5
@@ -62,10 +64,10 @@ class Settings:
             base = dataclasses.replace(
                 base,
                 quick=True,
-                hit_rounds=5,
+                hit_rounds=10,
                 hit_samples=5_000,
-                throughput_seconds=0.2,
-                throughput_repeats=1,
+                throughput_seconds=0.15,
+                throughput_repeats=2,
                 stampede_repeats=2,
                 stall_seconds=3.0,
                 outage_seconds=4.0,

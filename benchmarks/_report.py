@@ -64,7 +64,9 @@ def fmt_ratio(value: float | None) -> str:
         return f"{value:,.0f}x"
     if value >= 10:
         return f"{value:.1f}x"
-    return f"{value:.2f}x"
+    if value >= 0.01:
+        return f"{value:.2f}x"
+    return f"{value:.2g}x"
 
 
 def _advantage(line: Headline, anchor: str) -> float | None:

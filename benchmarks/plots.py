@@ -133,11 +133,13 @@ def _calls_timeline(data: dict[str, Any], path: Path, title: str) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.5))
     rotation_marked = False
+    end = float(data.get("duration", 0.0))
     for key, s in data["series"].items():
         calls = sorted(s["call_at"])
+        last = max(end, calls[-1] if calls else 0.0)
         ax.step(
-            [0.0, *calls],
-            list(range(len(calls) + 1)),
+            [0.0, *calls, last],
+            [*range(len(calls) + 1), len(calls)],
             where="post",
             color=COLORS.get(key),
             label=LABELS.get(key, key),
@@ -179,7 +181,8 @@ def _outage(data: dict[str, Any], path: Path, title: str) -> None:
         ax.plot(xs, calls, color="purple", linestyle="--", label="API calls /s")
         ax.axvspan(0, data["recovered_at"], color="red", alpha=0.08)
         ax.axvline(data["expiry"], color="grey", linestyle="--", linewidth=0.8)
-        ax.set_yscale("symlog")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=0)
         ax.set_ylabel(LABELS[key])
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper right", fontsize=7)

@@ -197,7 +197,12 @@ def _result(
         f"{s.outage_read_interval_seconds * 1000:g} ms each; the three libraries run at once.",
         "The secret is rotated on the backend at t=0; served values during the outage are the "
         "pre-outage value (stale). 'current value after recovery' is the time from recovery to "
-        "the first read returning the rotated value.",
+        "the first read returning the rotated value. It is one sample and depends on where the "
+        "outage ends in each library's retry schedule: secretcache retries with jittered "
+        "exponential backoff capped at backoff_max_seconds (60 s by default); the AWS library "
+        "at 1, 2, 4, 8, ... s after each failure without jitter, capped at 3600 s; Powertools "
+        "calls the endpoint on every read after expiry, so it recovers at once and also "
+        "calls thousands of times during the outage.",
     ]
     if runs[OURS].stats is not None:
         result.notes.append(f"secretcache stats() after the run: {runs[OURS].stats}.")
