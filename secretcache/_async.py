@@ -247,7 +247,7 @@ class AsyncSecretCache:
         ttl_jitter_fraction: float = 0.1,
         max_stale_seconds: float = 3600.0,
         backoff_base_seconds: float = 1.0,
-        backoff_max_seconds: float = 60.0,
+        backoff_max_seconds: float = 10.0,
         max_concurrent_fetches: int = 10,
         region_name: str | None = None,
         endpoint_url: str | None = None,

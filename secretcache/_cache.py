@@ -113,7 +113,7 @@ class SecretCache:
         ttl_jitter_fraction: float = 0.1,
         max_stale_seconds: float = 3600.0,
         backoff_base_seconds: float = 1.0,
-        backoff_max_seconds: float = 60.0,
+        backoff_max_seconds: float = 10.0,
         region_name: str | None = None,
         endpoint_url: str | None = None,
         timer: Callable[[], float] = time.monotonic,

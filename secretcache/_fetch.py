@@ -6,6 +6,7 @@ Every botocore failure is translated here, once, into the secretcache error tree
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, cast
 
@@ -34,10 +35,12 @@ def create_client(
 ) -> SecretsManagerClient:
     """A botocore client with settings for short-lived callers: bounded timeouts, few retries.
 
-    The region comes from ``AWS_REGION``/``AWS_DEFAULT_REGION`` (Lambda sets both) unless given.
+    The region comes from ``AWS_REGION``/``AWS_DEFAULT_REGION`` (Lambda sets both) unless
+    given. If the application has set up boto3's default session, the client comes from it
+    (its profile and credentials); otherwise from a plain botocore session, which finds
+    credentials the same way and spares a cold start the import of boto3.
     """
-    import boto3  # deferred: importing secretcache must not import boto3
-    from botocore.config import Config
+    from botocore.config import Config  # deferred: importing secretcache imports no AWS SDK
 
     install_log_redaction()
     config = Config(
@@ -47,9 +50,19 @@ def create_client(
         user_agent_extra=USER_AGENT,
     )
     region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    client: Any = boto3.session.Session().client(
-        "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config
-    )
+    options: dict[str, Any] = {
+        "region_name": region,
+        "endpoint_url": endpoint_url,
+        "config": config,
+    }
+    boto3_session = getattr(sys.modules.get("boto3"), "DEFAULT_SESSION", None)
+    client: Any
+    if boto3_session is not None:
+        client = boto3_session.client("secretsmanager", **options)
+    else:
+        import botocore.session
+
+        client = botocore.session.get_session().create_client("secretsmanager", **options)
     return cast(SecretsManagerClient, client)
 
 

@@ -78,7 +78,7 @@ class Policy:
     ttl_jitter_fraction: float = 0.1
     max_stale_seconds: float = 3600.0
     backoff_base_seconds: float = 1.0
-    backoff_max_seconds: float = 60.0
+    backoff_max_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.ttl_seconds > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -88,3 +89,30 @@ def test_missing_region_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     with pytest.raises(secretcache.SecretAccessDeniedError, match="not configured"):
         SecretCache().get("x")
+
+
+def test_default_client_needs_no_boto3_import() -> None:
+    """Without a boto3 default session, the client comes from botocore alone (faster cold start)."""
+    code = (
+        "import sys, secretcache\n"
+        "secretcache.create_client(region_name='us-east-1')\n"
+        "print('boto3' in sys.modules, 'botocore' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_default_client_uses_boto3_default_session_when_set_up() -> None:
+    """An application's boto3.setup_default_session() (profile, credentials) is honoured."""
+    code = (
+        "import boto3, secretcache\n"
+        "boto3.setup_default_session(region_name='ap-south-1', aws_access_key_id='a',"
+        " aws_secret_access_key='b')\n"
+        "client = secretcache.create_client()\n"
+        "print(client.meta.region_name, client._request_signer._credentials.access_key)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == ["ap-south-1", "a"]
