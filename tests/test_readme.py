@@ -71,3 +71,19 @@ def test_core_readme_snippets_run(private_moto: str, capsys: pytest.CaptureFixtu
     assert "('prod/db', 'prod/api-key') ['prod/gone']" in out
     assert "CacheStats(" in out
     assert "readme-pw" not in out
+
+
+def test_integration_snippets_are_the_ones_docs_tests_run() -> None:
+    """Each README block after the core is, verbatim, a block of a docs/ page whose test runs it."""
+    docs = README.parent / "docs"
+    doc_blocks = {block for page in docs.glob("*.md") for block in python_blocks(page.read_text())}
+    integration_part = README.read_text().split(CORE_SECTION_END, 1)[1]
+    blocks = python_blocks(integration_part)
+    assert len(blocks) >= 5
+    for block in blocks:
+        assert block in doc_blocks, f"README block not run by a docs test:\n{block[:200]}"
+    tests = (README.parent / "tests").rglob("test_*.py")
+    runners = "\n".join(path.read_text() for path in tests)
+    for page in docs.glob("*.md"):
+        if python_blocks(page.read_text()):
+            assert page.name in runners, f"no test runs docs/{page.name}"
