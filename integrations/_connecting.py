@@ -13,7 +13,6 @@ callable, so that each connection attempt is bounded by the invocation running i
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import math
 import threading
 from collections.abc import Callable, Coroutine
@@ -105,15 +104,19 @@ async def connect_with_secret_async(
         )
     loop = asyncio.get_running_loop()
     abandoned = threading.Event()
-    attempts: list[concurrent.futures.Future[T]] = []
+    running: list[asyncio.Task[Any]] = []
+
+    async def on_loop(value: SecretValue) -> T:
+        task = asyncio.current_task()
+        if task is not None:
+            running.append(task)
+        return await connect(value)
 
     def attempt(value: SecretValue) -> T:
         if abandoned.is_set():
             raise asyncio.CancelledError
-        future = asyncio.run_coroutine_threadsafe(connect(value), loop)
-        attempts.append(future)
-        result = future.result()
-        if abandoned.is_set():
+        result = asyncio.run_coroutine_threadsafe(on_loop(value), loop).result()
+        if abandoned.is_set():  # the caller is gone: nobody will close this connection
             asyncio.run_coroutine_threadsafe(discard(result), loop)
             raise asyncio.CancelledError
         return result
@@ -130,6 +133,8 @@ async def connect_with_secret_async(
         return await search
     except asyncio.CancelledError:
         abandoned.set()
-        if attempts:
-            attempts[-1].cancel()
+        # Cancel the task itself, not its thread-side future: if the driver finishes
+        # connecting anyway, attempt() gets the connection and discards it.
+        for task in running:
+            task.cancel()
         raise
