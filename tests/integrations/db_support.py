@@ -58,6 +58,7 @@ class LoadResult:
     errors: Counter[str]
     per_worker: list[int]
     first_failure_at: float | None  # time.monotonic()
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (when it ended, ok)
 
     @property
     def attempted(self) -> int:
@@ -72,19 +73,24 @@ class _Tally:
     errors: Counter[str] = field(default_factory=Counter)
     per_worker: Counter[int] = field(default_factory=Counter)
     first_failure_at: float | None = None
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)
 
     def success(self, worker: int) -> None:
+        now = time.monotonic()
         with self.lock:
             self.ok += 1
             self.per_worker[worker] += 1
+            self.outcomes.append((now, True))
 
     def failure(self, worker: int, exc: BaseException) -> None:
+        now = time.monotonic()
         with self.lock:
             self.failed += 1
             self.per_worker[worker] += 1
             self.errors[type(exc).__name__] += 1
+            self.outcomes.append((now, False))
             if self.first_failure_at is None:
-                self.first_failure_at = time.monotonic()
+                self.first_failure_at = now
 
     def result(self, workers: int) -> LoadResult:
         with self.lock:
@@ -94,6 +100,7 @@ class _Tally:
                 Counter(self.errors),
                 [self.per_worker[i] for i in range(workers)],
                 self.first_failure_at,
+                list(self.outcomes),
             )
 
 
