@@ -106,7 +106,7 @@ def prefetch(secret_ids: Iterable[str], *, cache: SecretCache | None = None) -> 
     (ids and error codes only) and returned on the result, never raised: a handler
     that needs a missing secret raises its typed error when it reads it.
     """
-    result = (cache or default_cache()).prefetch(secret_ids)
+    result = (cache if cache is not None else default_cache()).prefetch(secret_ids)
     for secret_id, error in result.errors.items():
         log.warning("secretcache: prefetch of %r failed: %s", secret_id, error)
     return result

@@ -81,9 +81,9 @@ SecretSpec = str | Secret | Callable[[], Any]
 def resolve(spec: SecretSpec, cache: SecretCache | None = None) -> Any:
     """The value ``spec`` stands for right now (``cache=None``: ``default_cache()``)."""
     if isinstance(spec, str):
-        return (cache or default_cache()).get(spec).text
+        return (cache if cache is not None else default_cache()).get(spec).text
     if isinstance(spec, Secret):
-        return spec.read(cache or default_cache())
+        return spec.read(cache if cache is not None else default_cache())
     return spec()
 
 
