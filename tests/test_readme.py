@@ -34,8 +34,8 @@ def private_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     endpoint = f"http://{host}:{port}"
     for name, value in {
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "eu-north-1",  # moto keeps one state per process: a region of our own
+        "AWS_DEFAULT_REGION": "eu-north-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }.items():
