@@ -89,6 +89,16 @@ CONNECTS: dict[str, tuple[str, Callable[..., None]]] = {
 }
 
 
+NEEDS = {
+    "psycopg": ["psycopg"],
+    "psycopg_async": ["psycopg"],
+    "sqlalchemy": ["psycopg", "sqlalchemy"],
+    "sqlalchemy_async": ["psycopg", "sqlalchemy", "greenlet"],
+    "pymysql": ["pymysql"],
+    "sqlalchemy_pymysql": ["pymysql", "sqlalchemy"],
+}
+
+
 def _driver_error(engine: str) -> type[BaseException]:
     if engine == "postgres":
         import psycopg
@@ -102,7 +112,10 @@ def _driver_error(engine: str) -> type[BaseException]:
 @pytest.fixture
 def login(request: pytest.FixtureRequest) -> Iterator[DbLogin]:
     """A login on the server the test's integration talks to."""
-    engine = CONNECTS[request.node.callspec.params["kind"]][0]
+    kind = request.node.callspec.params["kind"]
+    for module in NEEDS[kind]:
+        pytest.importorskip(module)
+    engine = CONNECTS[kind][0]
     server = request.getfixturevalue("pg_server" if engine == "postgres" else "mariadb_server")
     created = server.create_login()
     yield created
@@ -153,7 +166,7 @@ def test_pool_with_wrong_password_times_out_without_leaking(
     pg_server: Any,
 ) -> None:
     """psycopg_pool reports PoolTimeout; its log names CredentialsRejectedError, no password."""
-    import psycopg_pool
+    psycopg_pool = pytest.importorskip("psycopg_pool")
 
     from secretcache.integrations import psycopg as sc_psycopg
 

@@ -173,12 +173,25 @@ SUBJECTS: dict[str, tuple[str, Callable[[SecretCache, str], Subject]]] = {
 }
 
 
+NEEDS = {
+    "psycopg": ["psycopg"],
+    "psycopg_pool": ["psycopg", "psycopg_pool"],
+    "sqlalchemy": ["psycopg", "sqlalchemy"],
+    "sqlalchemy_async": ["psycopg", "sqlalchemy", "greenlet"],
+    "pymysql": ["pymysql"],
+    "sqlalchemy_pymysql": ["pymysql", "sqlalchemy"],
+}
+
+
 @pytest.fixture
 def rig(
     request: pytest.FixtureRequest, sm_client: Any, secret_name: str
 ) -> Iterator[tuple[Engine, Setup]]:
     """The database (by the subject's engine) and a Setup that drops its users afterwards."""
-    engine_name = SUBJECTS[request.node.callspec.params["kind"]][0]
+    kind = request.node.callspec.params["kind"]
+    for module in NEEDS[kind]:
+        pytest.importorskip(module)
+    engine_name = SUBJECTS[kind][0]
     fixture = "pg_server" if engine_name == "postgres" else "mariadb_server"
     engine = Engine(engine_name, request.getfixturevalue(fixture))
     setup = Setup(engine, sm_client, secret_name)
