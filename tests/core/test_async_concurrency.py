@@ -32,18 +32,23 @@ def gated() -> GatedFake:
 
 
 def test_cold_stampede_of_500_tasks_makes_one_call() -> None:
-    """500 tasks reading one cold key cause exactly one GetSecretValue and share its value."""
-    fake = FakeSecretsManager(latency_seconds=0.05)
-    fake.create_secret(Name="db", SecretString="s")
+    """500 tasks waiting together on one cold key cause exactly one GetSecretValue."""
+    fake = gated()
     cache = AsyncSecretCache(fake)
 
     async def stampede() -> list[SecretValue]:
-        return await asyncio.gather(*(cache.get("db") for _ in range(500)))
+        readers = [asyncio.create_task(cache.get("db")) for _ in range(500)]
+        for _ in range(1000):  # until every reader waits on the held fetch
+            if cache.stats().misses == 500:
+                break
+            await asyncio.sleep(0)
+        fake.release()
+        return await asyncio.gather(*readers)
 
     values = asyncio.run(stampede())
+    assert cache.stats().misses == 500
     assert fake.calls["GetSecretValue"] == 1
     assert len({id(v) for v in values}) == 1
-    assert cache.stats().misses == 500
 
 
 def test_cold_stampede_error_reaches_every_task_as_its_own_exception() -> None:
@@ -63,16 +68,24 @@ def test_cold_stampede_error_reaches_every_task_as_its_own_exception() -> None:
 
 
 def test_concurrent_refresh_calls_coalesce() -> None:
-    """50 tasks forcing a refresh at once share one call."""
-    fake = FakeSecretsManager(latency_seconds=0.05)
-    fake.create_secret(Name="db", SecretString="s")
+    """50 tasks forcing a refresh while one is in flight share that one call."""
+    fake = gated()
     cache = AsyncSecretCache(fake)
 
     async def refreshes() -> list[SecretValue]:
-        return await asyncio.gather(*(cache.refresh("db") for _ in range(50)))
+        first = asyncio.create_task(cache.refresh("db"))
+        await fake.until_entered()
+        others = await asyncio.gather(*(cache.refresh("db") for _ in range(49)), _release(fake))
+        return [await first, *others[:-1]]
 
-    asyncio.run(refreshes())
+    values = asyncio.run(refreshes())
     assert fake.calls["GetSecretValue"] == 1
+    assert len({id(v) for v in values}) == 1
+
+
+async def _release(fake: GatedFake) -> None:
+    """Let the held fetch go, after every task gathered before this one has joined it."""
+    fake.release()
 
 
 def test_loops_in_two_threads_share_one_fetch() -> None:
