@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,3 +146,32 @@ class Setup:
         for username in self._users:
             for name in (username + "_clone", username):
                 self.engine.server.drop_login(name)
+
+
+def spellings(password: str) -> set[str]:
+    """The forms a password takes in a log line: raw, JSON-escaped, repr-escaped."""
+    forms = {
+        password,
+        json.dumps(password)[1:-1],
+        json.dumps(password, ensure_ascii=False)[1:-1],
+        repr(password)[1:-1],
+    }
+    return {form for form in forms if form}
+
+
+def assert_no_password_logged(
+    records: list[logging.LogRecord], passwords: set[str], *extra: str
+) -> None:
+    """No record (its message, its args, its exception) nor ``extra`` holds a password."""
+    for record in records:
+        parts = [record.getMessage(), str(record.args), record.exc_text or ""]
+        if record.exc_info and record.exc_info[1] is not None:
+            parts.append(str(record.exc_info[1]))
+        text = "\n".join(parts)
+        for password in passwords:
+            for form in spellings(password):
+                assert form not in text, f"a password in a {record.levelname} of {record.name}"
+    for text in extra:
+        for password in passwords:
+            for form in spellings(password):
+                assert form not in text, "a password in an error message"

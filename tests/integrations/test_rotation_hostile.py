@@ -22,6 +22,7 @@ from tests.integrations.rotation_support import (
     KINDS,
     Engine,
     Setup,
+    assert_no_password_logged,
     assert_rotated_to,
     current_version,
     read,
@@ -197,9 +198,7 @@ def test_no_password_in_debug_logs(
         rotate(sm_client, setup.secret_name, engine.strategy("single"))
     passwords.add(read(sm_client, setup.secret_name, "AWSPENDING")["password"])
     assert any(r.name.startswith("botocore") for r in caplog.records)
-    text = caplog.text + "\n".join(str(r.args) for r in caplog.records) + str(info.value)
-    for password in passwords:
-        assert password not in text
+    assert_no_password_logged(caplog.records, passwords, caplog.text, str(info.value))
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -20,6 +19,7 @@ from secretcache.integrations.rotation import (
     run_step,
 )
 from tests.integrations.rotation_support import (
+    assert_no_password_logged,
     assert_rotated_to,
     create_secret,
     current_version,
@@ -311,9 +311,7 @@ def test_debug_logs_hold_no_password(
     }
     assert any(r.name.startswith("botocore") for r in caplog.records)
     assert any(r.name == "secretcache.integrations.rotation" for r in caplog.records)
-    text = caplog.text + json.dumps([str(r.args) for r in caplog.records])
-    for password in passwords:
-        assert password not in text
+    assert_no_password_logged(caplog.records, passwords, caplog.text)
 
 
 def test_public_api_is_pinned() -> None:
