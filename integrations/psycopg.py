@@ -46,7 +46,7 @@ from ._rejected import is_postgres_rejected
 
 try:
     import psycopg
-except ImportError as exc:  # pragma: no cover - exercised with the extra missing
+except ImportError as exc:
     raise ImportError(
         "secretcache.integrations.psycopg needs psycopg 3: pip install 'secretcache[psycopg]'"
     ) from exc
@@ -240,7 +240,7 @@ def create_async_pool(
 def _psycopg_pool() -> Any:
     try:
         import psycopg_pool
-    except ImportError as exc:  # pragma: no cover - exercised with the extra missing
+    except ImportError as exc:
         raise ImportError(
             "psycopg pools need psycopg_pool: pip install 'secretcache[psycopg]'"
         ) from exc

@@ -34,7 +34,7 @@ from ._rejected import is_mysql_rejected
 
 try:
     import pymysql
-except ImportError as exc:  # pragma: no cover - exercised with the extra missing
+except ImportError as exc:
     raise ImportError(
         "secretcache.integrations.pymysql needs PyMySQL: pip install 'secretcache[pymysql]'"
     ) from exc

@@ -45,7 +45,7 @@ try:
     from sqlalchemy import event
     from sqlalchemy import util as sa_util
     from sqlalchemy.engine import URL, Engine
-except ImportError as exc:  # pragma: no cover - exercised with the extra missing
+except ImportError as exc:
     raise ImportError(
         "secretcache.integrations.sqlalchemy needs SQLAlchemy 2: "
         "pip install 'secretcache[sqlalchemy]'"
@@ -131,7 +131,9 @@ def create_async_engine(
 ) -> AsyncEngine:
     """An ``AsyncEngine`` (psycopg's async driver) for the database the secret describes.
 
-    Like :func:`create_engine`; cache reads and backoff never block the event loop.
+    Like :func:`create_engine`; cache reads and backoff never block the event loop. The
+    URL is read from ``cache`` (a ``SecretCache``) when the engine is built; to log in
+    through an ``AsyncSecretCache``, build the engine yourself and :func:`attach` it.
     """
     from sqlalchemy.ext import asyncio as sa_asyncio
 
