@@ -203,10 +203,27 @@ def rotate(
 ) -> str:
     """Run the four steps locally (no Lambda) and return the rotation's token.
 
-    Re-running with the token of an interrupted rotation completes it; ``stop_after``
-    ends the run after that step, as a crash would. Rotation need not be enabled.
+    Re-running with the token of an interrupted rotation completes it, and so does a
+    call without ``token`` while a rotation is unfinished (a version other than
+    AWSCURRENT holds AWSPENDING); another token is then refused, as RotateSecret
+    refuses it. ``stop_after`` ends the run after that step, as a crash would.
+    Rotation need not be enabled on the secret.
     """
-    token = token or str(uuid.uuid4())
+    _, versions = _describe(client, secret_id)
+    unfinished = next(
+        (v for v, stages in versions.items() if PENDING in stages and CURRENT not in stages),
+        None,
+    )
+    if unfinished is not None and token not in (None, unfinished):
+        raise SecretCacheError(
+            f"secret {secret_id!r} has an unfinished rotation (version {unfinished!r} is"
+            " AWSPENDING): finish it with that token, or remove its AWSPENDING label",
+            secret_id=secret_id,
+            code="RotationInProgress",
+        )
+    if unfinished is not None and token is None:
+        logger.info("secret %r: resuming the unfinished rotation %s", secret_id, unfinished)
+    token = token or unfinished or str(uuid.uuid4())
     last = RotationStep(stop_after) if stop_after is not None else None
     for step in STEPS:
         run_step(

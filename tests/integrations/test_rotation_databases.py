@@ -127,3 +127,18 @@ def test_crash_after_step_then_rerun_completes(
     current = read(sm_client, setup.secret_name)
     assert current["password"] != initial["password"]
     assert engine.logs_in(current)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rotate_without_token_finishes_interrupted_rotation(
+    setup: Setup, engine: Engine, sm_client: Any, kind: str
+) -> None:
+    """After a crash past setSecret (server already changed), a plain rotate() completes it."""
+    initial = setup.secret(kind)
+    old = current_version(sm_client, setup.secret_name)
+    token = rotate(sm_client, setup.secret_name, engine.strategy(kind), stop_after="setSecret")
+    assert rotate(sm_client, setup.secret_name, engine.strategy(kind)) == token
+    assert_rotated_to(sm_client, setup.secret_name, token, old)
+    current = read(sm_client, setup.secret_name)
+    assert engine.logs_in(current)
+    assert engine.logs_in(initial) is (kind == "alternating")

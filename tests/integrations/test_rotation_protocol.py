@@ -152,14 +152,28 @@ def test_create_step_twice_keeps_first_value(sm_client: Any, api_secret: str) ->
     assert read(sm_client, api_secret, "AWSPENDING")["api_key"] == "key-1"
 
 
-def test_new_rotation_replaces_abandoned_pending(sm_client: Any, api_secret: str) -> None:
-    """A rotation abandoned after createSecret does not block a rotation with a new token."""
+@pytest.mark.parametrize("crash_after", STEPS[:3], ids=str)
+def test_rotate_without_token_resumes_unfinished_rotation(
+    sm_client: Any, api_secret: str, crash_after: RotationStep
+) -> None:
+    """rotate() without a token finishes an interrupted rotation instead of starting anew."""
+    vendor = VendorApi()
     old = current_version(sm_client, api_secret)
-    strategy = ApiKeyStrategy(VendorApi())
-    rotate(sm_client, api_secret, strategy, stop_after=RotationStep.CREATE)
-    token = rotate(sm_client, api_secret, strategy)
+    token = rotate(sm_client, api_secret, ApiKeyStrategy(vendor), stop_after=crash_after)
+    assert rotate(sm_client, api_secret, ApiKeyStrategy(vendor)) == token
+    assert vendor.created == 1
     assert_rotated_to(sm_client, api_secret, token, old)
-    assert read(sm_client, api_secret)["api_key"] == "key-2"
+
+
+def test_other_token_refused_while_rotation_unfinished(sm_client: Any, api_secret: str) -> None:
+    """A new token is refused while another rotation holds AWSPENDING, as RotateSecret does."""
+    strategy = ApiKeyStrategy(VendorApi())
+    token = rotate(sm_client, api_secret, strategy, stop_after=RotationStep.SET)
+    with pytest.raises(SecretCacheError, match="unfinished rotation") as info:
+        rotate(sm_client, api_secret, strategy, token="w" * 32)
+    assert info.value.code == "RotationInProgress"
+    assert token in str(info.value)
+    assert "AWSPENDING" in stages(sm_client, api_secret)[token]
 
 
 def test_unknown_token_is_rejected(sm_client: Any, api_secret: str) -> None:
