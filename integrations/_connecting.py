@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "Timeout",
+    "check_timeout",
     "connect_with_secret",
     "connect_with_secret_async",
     "deadline_seconds",

@@ -105,7 +105,8 @@ async def connect_async(
 ) -> psycopg.AsyncConnection[Any]:
     """A new ``psycopg.AsyncConnection`` logged in with the credential in ``secret_id``.
 
-    Cache reads and backoff run in a worker thread; the event loop is never blocked.
+    The event loop is never blocked: with a ``SecretCache`` the cache reads and backoff
+    run in a worker thread, with an ``AsyncSecretCache`` they are awaited.
     """
     reject_credential_kwargs(kwargs, *LOGIN_KEYWORDS)
     return await connect_with_secret_async(
