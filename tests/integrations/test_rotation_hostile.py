@@ -180,6 +180,8 @@ def test_no_password_in_debug_logs(
 ) -> None:
     """Every logger at DEBUG through two rotations and a failed one: no password appears."""
     caplog.set_level(logging.DEBUG)
+    for name in ("botocore", "secretcache"):  # whatever levels other code left on them
+        caplog.set_level(logging.DEBUG, logger=name)
     initial = setup.secret(kind, password=HOSTILE_PASSWORD)
     strategy = engine.strategy(kind)
     rotate(sm_client, setup.secret_name, strategy)

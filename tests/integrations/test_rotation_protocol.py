@@ -316,6 +316,8 @@ def test_debug_logs_hold_no_password(
     """With every logger at DEBUG (botocore's bodies included) no password is logged."""
     create_secret(sm_client, secret_name, {"username": "u", "password": "initial-pw-123"})
     caplog.set_level(logging.DEBUG)
+    for name in ("botocore", "secretcache"):  # whatever levels other code left on them
+        caplog.set_level(logging.DEBUG, logger=name)
     rotate(sm_client, secret_name, PasswordStrategy())
     rotate(sm_client, secret_name, PasswordStrategy())
     passwords = {
