@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future
 from typing import NamedTuple, TypeVar
 
-from ._errors import SecretCacheError, translate_error
+from ._errors import SecretCacheError, SecretNotFoundError, translate_error
 from ._fetch import BATCH_SIZE, SecretsManagerClient, batch_fetch, create_client, fetch
 from ._hooks import (
     CacheStats,
@@ -338,8 +338,11 @@ class SecretCache:
             if current:
                 del self._flights[key]
         flight.done.set_result(None)
-        if error is not None:  # the first failure of a streak is a warning, retries are not
-            level = logging.WARNING if failures == 1 else logging.DEBUG
+        if error is not None:
+            # The first failure of a streak is a warning; retries, and a missing stage other
+            # than AWSCURRENT (no rotation under way: the usual answer), are not.
+            expected = isinstance(error, SecretNotFoundError) and stage not in (None, "AWSCURRENT")
+            level = logging.WARNING if failures == 1 and not expected else logging.DEBUG
             log.log(level, "secretcache: fetching %r failed: %s", secret_id, error)
         self._hooks.fire(events)
 

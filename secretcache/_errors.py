@@ -115,20 +115,23 @@ _TRANSIENT_BOTOCORE = {
 }
 
 
-def translate_error(exc: BaseException, secret_id: str | None) -> SecretCacheError:
+def translate_error(
+    exc: BaseException, secret_id: str | None, where: str | None = None
+) -> SecretCacheError:
     """Map a botocore/network failure to the secretcache tree; the caller raises it ``from exc``.
 
-    Duck-typed so that importing secretcache does not import botocore.
+    ``where`` names the stage or version asked for, when it is not AWSCURRENT. Duck-typed
+    so that importing secretcache does not import botocore.
     """
     if isinstance(exc, SecretCacheError):
         return exc
-    name = repr(secret_id)
+    name = _name(secret_id, where)
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         error = response.get("Error") or {}
         code = str(error.get("Code") or "Unknown")
         status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
-        return error_for_code(code, secret_id, str(error.get("Message") or ""), status)
+        return error_for_code(code, secret_id, str(error.get("Message") or ""), status, where)
     kinds = {cls.__name__ for cls in type(exc).__mro__}
     if kinds & _TRANSIENT_BOTOCORE or isinstance(exc, (OSError, TimeoutError)):
         return SecretUnavailableError(
@@ -145,11 +148,19 @@ def translate_error(exc: BaseException, secret_id: str | None) -> SecretCacheErr
     return SecretCacheError(f"secret {name}: unexpected {type(exc).__name__}", secret_id=secret_id)
 
 
+def _name(secret_id: str | None, where: str | None) -> str:
+    return repr(secret_id) if where is None else f"{secret_id!r} ({where})"
+
+
 def error_for_code(
-    code: str, secret_id: str | None, message: str = "", status: int = 0
+    code: str,
+    secret_id: str | None,
+    message: str = "",
+    status: int = 0,
+    where: str | None = None,
 ) -> SecretCacheError:
     """The secretcache error for an AWS error code (also used for BatchGetSecretValue errors)."""
-    name = repr(secret_id)
+    name = _name(secret_id, where)
     detail = f" ({code})"
     if code in _NOT_FOUND:
         return SecretNotFoundError(

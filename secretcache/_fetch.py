@@ -73,12 +73,14 @@ def fetch(
     request: dict[str, str] = {"SecretId": secret_id}
     if version_id is not None:
         request["VersionId"] = version_id
+        where: str | None = f"version {version_id}"
     else:
         request["VersionStage"] = stage or "AWSCURRENT"
+        where = None if request["VersionStage"] == "AWSCURRENT" else request["VersionStage"]
     try:
         response = client.get_secret_value(**request)
     except Exception as exc:
-        raise translate_error(exc, secret_id) from exc
+        raise translate_error(exc, secret_id, where) from exc
     return SecretValue.from_response(response)
 
 

@@ -446,3 +446,18 @@ def test_repr_shows_no_values(fake: FakeSecretsManager, make_cache: MakeCache) -
     cache.get("db")
     assert "v1-pass" not in repr(cache)
     assert "size=1" in repr(cache)
+
+
+def test_missing_stage_error_names_the_stage_and_logs_quietly(
+    fake: FakeSecretsManager, make_cache: MakeCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No AWSPENDING (no rotation under way) is the usual answer: named, and not a warning."""
+    cache = make_cache()
+    with (
+        caplog.at_level(logging.DEBUG, logger="secretcache"),
+        pytest.raises(SecretNotFoundError, match=r"'db' \(AWSPENDING\) not found"),
+    ):
+        cache.get("db", stage="AWSPENDING")
+    assert [r.levelno for r in caplog.records if "fetching" in r.getMessage()] == [logging.DEBUG]
+    with pytest.raises(SecretNotFoundError, match=r"'db' \(version nope\) not found"):
+        cache.get("db", version_id="nope")
