@@ -17,12 +17,12 @@ from typing import Any
 
 from secretcache._errors import SecretCacheError, SecretFormatError
 
+from .._rejected import is_mysql_rejected
 from ._db import AlternatingUsersStrategy, Database, Login, SingleUserStrategy
 
 __all__ = ["AlternatingUsers", "MySQLDatabase", "SingleUser"]
 
 MAX_USERNAME_CHARS = 32  # MySQL 5.7.8+; MariaDB allows 80, so 32 is safe on both
-ACCESS_DENIED = 1045
 
 
 def _pymysql() -> Any:
@@ -65,12 +65,8 @@ class MySQLDatabase(Database):
         )
 
     def is_rejected(self, exc: BaseException) -> bool:
-        """PyMySQL raises ``OperationalError(1045, ...)`` for a refused password."""
-        return (
-            isinstance(exc, self._pymysql.err.OperationalError)
-            and bool(exc.args)
-            and exc.args[0] == ACCESS_DENIED
-        )
+        """The DB integrations' classifier: one definition of a refused MySQL login (1045)."""
+        return is_mysql_rejected(exc)
 
     def check_username(self, username: str, *, secret_id: str) -> None:
         """Refuse a name longer than the server's limit (32 characters by default)."""

@@ -16,12 +16,12 @@ from typing import Any
 
 from secretcache._errors import SecretFormatError
 
+from .._rejected import is_postgres_rejected
 from ._db import AlternatingUsersStrategy, Database, Login, SingleUserStrategy
 
 __all__ = ["AlternatingUsers", "PostgresDatabase", "SingleUser"]
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: longer names are silently truncated
-REJECTED_SQLSTATES = frozenset({"28P01", "28000"})
 
 
 def _psycopg() -> Any:
@@ -58,17 +58,8 @@ class PostgresDatabase(Database):
         )
 
     def is_rejected(self, exc: BaseException) -> bool:
-        """psycopg reports a bad password as OperationalError with sqlstate None.
-
-        Only the message identifies it; the exception's ``pgconn`` is never looked at,
-        as its repr holds the password.
-        """
-        if not isinstance(exc, self._psycopg.OperationalError):
-            return False
-        if getattr(exc, "sqlstate", None) in REJECTED_SQLSTATES:
-            return True
-        message = str(exc)
-        return "password authentication failed" in message or "no pg_hba.conf entry" in message
+        """The DB integrations' classifier: one definition of a refused PostgreSQL login."""
+        return is_postgres_rejected(exc)
 
     def check_username(self, username: str, *, secret_id: str) -> None:
         """PostgreSQL would truncate a name longer than 63 bytes: refuse it."""
