@@ -12,9 +12,12 @@ when all three do, or after ``recovery_seconds``).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 from collections import Counter
 from dataclasses import dataclass
+
+from secretcache import SecretCache
 
 from .._libs import ANCHORS, LABELS, LIBRARIES, OURS, Subject
 from .._measure import advantage
@@ -199,7 +202,9 @@ def _result(
         "pre-outage value (stale). 'current value after recovery' is the time from recovery to "
         "the first read returning the rotated value. It is one sample and depends on where the "
         "outage ends in each library's retry schedule: secretcache retries with jittered "
-        "exponential backoff capped at backoff_max_seconds (60 s by default); the AWS library "
+        "exponential backoff capped at backoff_max_seconds "
+        f"({inspect.signature(SecretCache).parameters['backoff_max_seconds'].default:g} s by "
+        "default); the AWS library "
         "at 1, 2, 4, 8, ... s after each failure without jitter, capped at 3600 s; Powertools "
         "calls the endpoint on every read after expiry, so it recovers at once and also "
         "calls thousands of times during the outage.",
