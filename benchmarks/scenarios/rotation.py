@@ -285,7 +285,7 @@ def _result(runs: list[RotationRun], plan: Schedule) -> ScenarioResult:
         f"Password read once from the environment: {env_single.failed} of "
         f"{env_single.queries} queries failed (single user), and never recovered.",
         "aws-secretsmanager-caching at its default 3600 s refresh interval, Powertools at "
-        "max_age=300 (its own default is 5 s): both keep serving the old password until "
+        "max_age=300 (its default): both keep serving the old password until "
         "then; API calls per rotation count only calls made during the rotations.",
         "'new logins work again after': worst rotation, seconds from setSecret to the last "
         "failed query before queries succeeded again (0: none failed).",
