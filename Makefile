@@ -21,8 +21,12 @@ lint: $(BIN)/python
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Coverage follows the CLI into its subprocesses; the gate is on core and integrations.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m coverage erase
+	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report --fail-under=90 --skip-covered
 	$(MAKE) test-core
 
 # The suite must also pass with no optional extra installed (integration tests skip).
