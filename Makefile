@@ -33,7 +33,7 @@ test: lint
 test-core:
 	test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/pip install -q -e '.[test]'
-	$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider -rfE
 
 bench: $(BIN)/python
 	$(BIN)/pip install -q -e '.[all,bench]'

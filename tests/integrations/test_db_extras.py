@@ -30,7 +30,8 @@ def test_missing_library_names_the_extra(
 
 def test_missing_psycopg_pool_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """create_pool() without psycopg_pool: an ImportError naming the psycopg extra."""
-    sc_psycopg = pytest.importorskip("secretcache.integrations.psycopg")
+    pytest.importorskip("psycopg")  # the integration itself needs psycopg to import
+    sc_psycopg = importlib.import_module("secretcache.integrations.psycopg")
     monkeypatch.setitem(sys.modules, "psycopg_pool", None)
     with pytest.raises(ImportError, match=r"pip install 'secretcache\[psycopg\]'"):
         sc_psycopg.create_pool("prod/db")
