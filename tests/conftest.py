@@ -30,7 +30,12 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def make_client(moto_endpoint: str) -> Callable[..., Any]:
-    """A factory of real botocore Secrets Manager clients talking HTTP to moto."""
+    """A factory of real botocore Secrets Manager clients talking HTTP to moto.
+
+    Retries as the SDK's own client does (standard mode, 3 attempts): under load moto's
+    threaded server may drop a connection, which production botocore would retry.
+    Pass ``retries=...`` to change that.
+    """
     import boto3
 
     def make(**config: Any) -> Any:
@@ -42,7 +47,7 @@ def make_client(moto_endpoint: str) -> Callable[..., Any]:
             endpoint_url=moto_endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-            config=Config(retries={"mode": "standard", "max_attempts": 1}, **config),
+            config=Config(**{"retries": {"mode": "standard", "max_attempts": 3}, **config}),
         )
 
     return make
