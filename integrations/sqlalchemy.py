@@ -121,7 +121,7 @@ def create_engine(
 def create_async_engine(
     secret_id: str,
     *,
-    cache: SecretCache | None = None,
+    cache: SecretCache | AsyncSecretCache | None = None,
     drivername: str | None = None,
     timeout_seconds: Timeout = DEFAULT_TIMEOUT_SECONDS,
     host: str | None = None,
@@ -131,13 +131,23 @@ def create_async_engine(
 ) -> AsyncEngine:
     """An ``AsyncEngine`` (psycopg's async driver) for the database the secret describes.
 
-    Like :func:`create_engine`; cache reads and backoff never block the event loop. The
-    URL is read from ``cache`` (a ``SecretCache``) when the engine is built; to log in
-    through an ``AsyncSecretCache``, build the engine yourself and :func:`attach` it.
+    Like :func:`create_engine`; cache reads and backoff never block the event loop. With a
+    ``SecretCache`` the URL is read from the secret when the engine is built. With an
+    ``AsyncSecretCache`` (which cannot be read from this plain function) pass
+    ``drivername``: the URL then holds only what is given here, and each connection takes
+    the secret's host, port and dbname for the parts left out.
     """
     from sqlalchemy.ext import asyncio as sa_asyncio
 
-    url = _url(resolve_cache(cache).get(secret_id), drivername, host, port, database)
+    if cache is None or isinstance(cache, SecretCache):
+        url = _url(resolve_cache(cache).get(secret_id), drivername, host, port, database)
+    elif drivername is None:
+        raise TypeError(
+            "create_async_engine with an AsyncSecretCache needs drivername= "
+            "(e.g. 'postgresql+psycopg'); host, port and dbname come from the secret"
+        )
+    else:
+        url = URL.create(drivername, host=host, port=port, database=database)
     return attach(
         sa_asyncio.create_async_engine(url, **engine_kwargs),
         secret_id,

@@ -95,8 +95,9 @@ def _sqlalchemy_async(cache: AsyncSecretCache, secret_id: str) -> AsyncSubject:
     from secretcache.integrations.sqlalchemy import attach
 
     subject = AsyncSubject(query=lambda: None, is_async=True)
-    # create_async_engine() reads the URL through a sync cache; with an AsyncSecretCache the
-    # engine is built by hand and attached. Host, port and database come from the secret.
+    # attach() on an engine built by hand, with an AsyncSecretCache (the attach() path;
+    # create_async_engine is tested in test_db_sqlalchemy). Host, port and database come
+    # from the secret.
     engine = attach(
         create_async_engine(
             "postgresql+psycopg://",

@@ -203,6 +203,37 @@ def test_attach_async_engine_with_async_cache(
     assert asyncio.run(main()) == (login.username,)
 
 
+def test_create_async_engine_with_async_cache(
+    make_client: Callable[..., Any], secret: str, login: DbLogin
+) -> None:
+    """With an AsyncSecretCache and a drivername, host, port and database come from the secret."""
+
+    async def main() -> tuple[Any, ...]:
+        async with AsyncSecretCache(make_client()) as acache:
+            engine = sc_sqlalchemy.create_async_engine(
+                secret, cache=acache, drivername="postgresql+psycopg"
+            )
+            try:
+                assert engine.url.host is None  # filled per connection, from the secret
+                async with engine.connect() as conn:
+                    result = await conn.execute(
+                        sqlalchemy.text("SELECT current_user, current_database()")
+                    )
+                    return tuple(result.one())
+            finally:
+                await engine.dispose()
+
+    assert asyncio.run(main()) == (login.username, login.dbname)
+
+
+def test_create_async_engine_with_async_cache_needs_drivername(
+    make_client: Callable[..., Any], secret: str
+) -> None:
+    """Without a drivername there is no way to read the engine from an async cache here."""
+    with pytest.raises(TypeError, match="drivername"):
+        sc_sqlalchemy.create_async_engine(secret, cache=AsyncSecretCache(make_client()))
+
+
 def test_async_engine_uses_pending_password_in_the_window(
     pg_server: Any, sm_client: Any, cache: SecretCache, secret: str, login: DbLogin
 ) -> None:
