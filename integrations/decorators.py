@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 from secretcache import SecretCache, SecretValue, Stage, default_cache
 
-__all__ = ["Secret", "SecretSpec", "inject_secret", "inject_secrets", "resolve"]
+if TYPE_CHECKING:
+    from secretcache import AsyncSecretCache
+
+__all__ = ["Secret", "SecretSpec", "aresolve", "inject_secret", "inject_secrets", "resolve"]
 
 R = TypeVar("R")
 Kind = Literal["text", "json", "binary", "value"]
+AnyCache = Union[SecretCache, "AsyncSecretCache"]  # a runtime alias on 3.10
 _KINDS = ("text", "json", "binary", "value")
 
 
@@ -60,7 +64,15 @@ class Secret:
 
     def read(self, cache: SecretCache) -> Any:
         """This secret's value from ``cache``, in the form asked for."""
-        value = cache.get(self.secret_id, stage=self.stage, version_id=self.version_id)
+        return self.shape(cache.get(self.secret_id, stage=self.stage, version_id=self.version_id))
+
+    async def aread(self, cache: AsyncSecretCache) -> Any:
+        """This secret's value from an ``AsyncSecretCache``, in the form asked for."""
+        value = await cache.get(self.secret_id, stage=self.stage, version_id=self.version_id)
+        return self.shape(value)
+
+    def shape(self, value: SecretValue) -> Any:
+        """The form asked for of one version."""
         if self.key is not None:
             return value.field(self.key)
         return _FORMS[self.kind](value)
@@ -87,6 +99,27 @@ def resolve(spec: SecretSpec, cache: SecretCache | None = None) -> Any:
     return spec()
 
 
+async def aresolve(spec: SecretSpec, cache: AnyCache | None = None) -> Any:
+    """``resolve`` for coroutine functions: an ``AsyncSecretCache`` is awaited."""
+    if not _is_async(cache):
+        return resolve(spec, cache)  # type: ignore[arg-type]  # a SecretCache or None
+    assert cache is not None
+    if isinstance(spec, str):
+        return (await cache.get(spec)).text  # type: ignore[misc]  # an AsyncSecretCache
+    if isinstance(spec, Secret):
+        return await spec.aread(cache)  # type: ignore[arg-type]
+    return spec()
+
+
+def _is_async(cache: object) -> bool:
+    return inspect.iscoroutinefunction(getattr(cache, "get", None))
+
+
+def _check_cache(func: Callable[..., Any], cache: object) -> None:
+    if _is_async(cache) and not inspect.iscoroutinefunction(func):
+        raise TypeError(f"{func.__qualname__}() is not async: it needs a SecretCache")
+
+
 def _check_spec(name: str, spec: object) -> None:
     if not (isinstance(spec, (str, Secret)) or callable(spec)):
         raise TypeError(
@@ -95,24 +128,30 @@ def _check_spec(name: str, spec: object) -> None:
 
 
 def inject_secret(
-    spec: SecretSpec, *, cache: SecretCache | None = None
+    spec: SecretSpec, *, cache: AnyCache | None = None
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Pass the secret's current value as the first positional argument of every call.
 
     A function whose first parameter is named ``self`` or ``cls`` gets it second, so the
-    decorator works on methods. ``cache=None`` means ``default_cache()`` at call time.
+    decorator works on methods. ``cache=None`` means ``default_cache()`` at call time; an
+    ``async def`` function may be given an ``AsyncSecretCache``, which it awaits.
     """
     _check_spec("inject_secret", spec)
 
     def decorate(func: Callable[..., R]) -> Callable[..., R]:
+        _check_cache(func, cache)
         params = list(inspect.signature(func).parameters)
         skip = 1 if params and params[0] in ("self", "cls") else 0
 
         def call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
-            value = resolve(spec, cache)
+            value = resolve(spec, cache)  # type: ignore[arg-type]  # _check_cache: sync
             return func(*args[:skip], value, *args[skip:], **kwargs)
 
-        return _wrap(func, call)
+        async def acall(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            value = await aresolve(spec, cache)
+            return await func(*args[:skip], value, *args[skip:], **kwargs)  # type: ignore[misc]
+
+        return _wrap(func, call, acall)
 
     return decorate
 
@@ -121,7 +160,7 @@ def inject_secrets(
     specs: Mapping[str, SecretSpec] | None = None,
     /,
     *,
-    cache: SecretCache | None = None,
+    cache: AnyCache | None = None,
     **named: SecretSpec,
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Pass each secret's current value as the keyword argument named for it, every call.
@@ -135,14 +174,21 @@ def inject_secrets(
 
     def decorate(func: Callable[..., R]) -> Callable[..., R]:
         _check_parameters(func, wanted)
+        _check_cache(func, cache)
 
         def call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
             for name, spec in wanted.items():
                 if name not in kwargs:
-                    kwargs[name] = resolve(spec, cache)
+                    kwargs[name] = resolve(spec, cache)  # type: ignore[arg-type]  # sync
             return func(*args, **kwargs)
 
-        return _wrap(func, call)
+        async def acall(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            for name, spec in wanted.items():
+                if name not in kwargs:
+                    kwargs[name] = await aresolve(spec, cache)
+            return await func(*args, **kwargs)  # type: ignore[misc]  # a coroutine function
+
+        return _wrap(func, call, acall)
 
     return decorate
 
@@ -163,16 +209,18 @@ def _check_parameters(func: Callable[..., Any], names: Mapping[str, object]) -> 
 
 
 def _wrap(
-    func: Callable[..., R], call: Callable[[tuple[Any, ...], dict[str, Any]], R]
+    func: Callable[..., R],
+    call: Callable[[tuple[Any, ...], dict[str, Any]], R],
+    acall: Callable[[tuple[Any, ...], dict[str, Any]], Coroutine[Any, Any, Any]],
 ) -> Callable[..., R]:
     """A wrapper with ``func``'s metadata; a coroutine function stays one."""
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            # Values are read when the call is made (a hit never waits); a miss fetches
-            # on the calling thread, as the synchronous cache does everywhere.
-            return await call(args, kwargs)  # type: ignore[misc]  # call returns func's coroutine
+            # With an AsyncSecretCache a miss is awaited off the loop; with a SecretCache
+            # a hit never waits and a miss fetches on the calling thread.
+            return await acall(args, kwargs)
 
         return async_wrapper  # type: ignore[return-value]
 

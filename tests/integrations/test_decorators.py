@@ -233,3 +233,55 @@ def test_coroutine_function_stays_a_coroutine_function(cache: SecretCache) -> No
 
     assert inspect.iscoroutinefunction(handler)
     assert asyncio.run(handler()) == "key-v1"
+
+
+def test_async_function_awaits_an_async_cache_off_the_loop(fake: FakeSecretsManager) -> None:
+    """With an AsyncSecretCache, a miss is awaited: a ticking probe task keeps running."""
+    from secretcache import AsyncSecretCache
+
+    fake.latency_seconds = 0.2
+
+    async def main() -> tuple[list[Any], float]:
+        async with AsyncSecretCache(fake) as acache:
+
+            @inject_secret("api-key", cache=acache)
+            async def first(key: str) -> str:
+                return key
+
+            @inject_secrets(cache=acache, db=Secret("db", key="password"))
+            async def second(*, db: str) -> str:
+                return db
+
+            gaps: list[float] = []
+            stop = asyncio.Event()
+
+            async def probe() -> None:
+                loop = asyncio.get_running_loop()
+                last = loop.time()
+                while not stop.is_set():
+                    await asyncio.sleep(0)
+                    now = loop.time()
+                    gaps.append(now - last)
+                    last = now
+
+            ticker = asyncio.create_task(probe())
+            results = [await first(), await second()]
+            stop.set()
+            await ticker
+            return results, max(gaps)
+
+    results, largest_gap = asyncio.run(main())
+    assert results == ["key-v1", "pw-v1"]
+    assert largest_gap < 0.1  # the two 200 ms fetches ran off the event loop
+
+
+def test_sync_function_refuses_an_async_cache(fake: FakeSecretsManager) -> None:
+    """A plain function cannot await: giving it an AsyncSecretCache fails at decoration."""
+    from secretcache import AsyncSecretCache
+
+    acache = AsyncSecretCache(fake)
+    with pytest.raises(TypeError, match="not async"):
+
+        @inject_secret("api-key", cache=acache)
+        def handler(key: str) -> str:
+            return key
