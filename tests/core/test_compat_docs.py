@@ -46,7 +46,7 @@ def test_migrating_doc_snippets_run(
     assert capsys.readouterr().out.splitlines() == [
         "connecting as app order-42:signed",
         "ResourceNotFoundException True",
-        "None",
+        "True",
         "True",
         "app True",
         # app, webhook, retired, AWSPENDING, then the refresh of both stages read
