@@ -33,7 +33,6 @@ from ._hooks import (
     PrefetchResult,
     RotationEvent,
     StaleEvent,
-    _HookList,
 )
 from ._value import SecretValue, cache_key
 
@@ -92,7 +91,7 @@ class _LoopHooks(Hooks):
 
     def _call(self, loop: asyncio.AbstractEventLoop | None, events: Sequence[Event]) -> None:
         for event in events:
-            hooks = self._list_for(event)
+            hooks = self.list_for(event)
             for callback in hooks.callbacks:
                 try:
                     result = callback(event)
@@ -101,13 +100,6 @@ class _LoopHooks(Hooks):
                     continue
                 if inspect.isawaitable(result):
                     self._spawn(loop, hooks.kind, callback, result)
-
-    def _list_for(self, event: Event) -> _HookList[Any]:
-        if isinstance(event, RotationEvent):
-            return self.rotation
-        if isinstance(event, StaleEvent):
-            return self.stale
-        return self.error
 
     def _spawn(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._errors import SecretCacheError
 
@@ -104,11 +104,14 @@ class Hooks:
         self.stale: _HookList[StaleEvent] = _HookList("stale")
         self.error: _HookList[ErrorEvent] = _HookList("error")
 
+    def list_for(self, event: RotationEvent | StaleEvent | ErrorEvent) -> _HookList[Any]:
+        """The hook list an event goes to."""
+        if isinstance(event, RotationEvent):
+            return self.rotation
+        if isinstance(event, StaleEvent):
+            return self.stale
+        return self.error
+
     def fire(self, events: Sequence[RotationEvent | StaleEvent | ErrorEvent]) -> None:
         for event in events:
-            if isinstance(event, RotationEvent):
-                self.rotation.fire(event)
-            elif isinstance(event, StaleEvent):
-                self.stale.fire(event)
-            else:
-                self.error.fire(event)
+            self.list_for(event).fire(event)

@@ -28,19 +28,6 @@ def login(pg_server: Any) -> Iterator[DbLogin]:
     pg_server.drop_login(created.username)
 
 
-@pytest.fixture
-def secret(sm_client: Any, secret_name: str, login: DbLogin) -> str:
-    """An RDS-style secret for the login; its name."""
-    sm_client.create_secret(Name=secret_name, SecretString=json.dumps(login.secret()))
-    return secret_name
-
-
-@pytest.fixture
-def cache(make_client: Callable[..., Any]) -> SecretCache:
-    """A cache on its own moto client."""
-    return SecretCache(make_client())
-
-
 def _whoami(conn: Any) -> tuple[Any, ...]:
     row = conn.execute("SELECT current_user, current_database()").fetchone()
     assert row is not None
