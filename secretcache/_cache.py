@@ -15,7 +15,14 @@ from concurrent.futures import Future
 from typing import NamedTuple, TypeVar
 
 from ._errors import SecretCacheError, SecretNotFoundError, translate_error
-from ._fetch import BATCH_SIZE, SecretsManagerClient, batch_fetch, create_client, fetch
+from ._fetch import (
+    BATCH_SIZE,
+    SecretsManagerClient,
+    batch_errors,
+    batch_fetch,
+    create_client,
+    fetch,
+)
 from ._hooks import (
     CacheStats,
     ErrorEvent,
@@ -424,17 +431,23 @@ class SecretCache:
         loaded: list[str] = []
         errors: dict[str, SecretCacheError] = {}
         calls = 0
+        try:
+            client: SecretsManagerClient | None = self._client_or_create()
+        except Exception as exc:  # noqa: BLE001  # creating the client failed (no region)
+            client, unconfigured = None, exc
         for start in range(0, len(ids), BATCH_SIZE):
             chunk = ids[start : start + BATCH_SIZE]
-            try:
-                values, failed = batch_fetch(self._client_or_create(), chunk)
-            except Exception as exc:  # noqa: BLE001  # creating the client failed
-                failed, values = {sid: translate_error(exc, sid) for sid in chunk}, []
-            calls += 1
+            values: list[SecretValue] = []
+            if client is None:
+                failed = batch_errors(unconfigured, chunk)
+            else:
+                values, failed = batch_fetch(client, chunk)
+                calls += 1
             events: list[Event] = []
             with self._lock:
                 now = self._timer()
-                self._counts["api_calls"] += 1
+                if client is not None:
+                    self._counts["api_calls"] += 1
                 self._counts["errors"] += len(failed)
                 by_name = {v.name: v for v in values} | {v.arn: v for v in values if v.arn}
                 for sid in chunk:

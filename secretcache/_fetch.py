@@ -14,7 +14,14 @@ from ._errors import SecretCacheError, error_for_code, translate_error
 from ._redact import install_log_redaction
 from ._value import SecretValue
 
-__all__ = ["BATCH_SIZE", "SecretsManagerClient", "batch_fetch", "create_client", "fetch"]
+__all__ = [
+    "BATCH_SIZE",
+    "SecretsManagerClient",
+    "batch_errors",
+    "batch_fetch",
+    "create_client",
+    "fetch",
+]
 
 BATCH_SIZE = 20  # BatchGetSecretValue's limit on SecretIdList
 USER_AGENT = "secretcache/0.1.0"
@@ -93,8 +100,7 @@ def batch_fetch(
     try:
         response = client.batch_get_secret_value(SecretIdList=list(secret_ids))
     except Exception as exc:  # noqa: BLE001  # the boundary: every failure is translated
-        error = translate_error(exc, None)
-        return [], {sid: _for_id(error, sid, exc) for sid in secret_ids}
+        return [], batch_errors(exc, secret_ids)
     values = [SecretValue.from_response(item) for item in response.get("SecretValues", ())]
     errors = {
         item["SecretId"]: error_for_code(
@@ -102,23 +108,18 @@ def batch_fetch(
         )
         for item in response.get("Errors", ())
     }
+    # An id the response names neither by name nor by ARN, nor as an error, was dropped
+    # by the service: report it rather than leave it silently unloaded.
     answered = {v.name for v in values} | {v.arn for v in values} | set(errors)
-    for sid in _unanswered(secret_ids, answered):
-        errors[sid] = error_for_code("ResourceNotFoundException", sid)
+    for sid in secret_ids:
+        if sid not in answered:
+            errors[sid] = error_for_code("ResourceNotFoundException", sid)
     return values, errors
 
 
-def _for_id(error: SecretCacheError, secret_id: str, cause: BaseException) -> SecretCacheError:
-    mine = type(error)(
-        str(error).replace("secret None", f"secret {secret_id!r}"),
-        secret_id=secret_id,
-        code=error.code,
-    )
-    mine.__cause__ = cause
-    return mine
-
-
-def _unanswered(secret_ids: Iterable[str], answered: set[str | None]) -> list[str]:
-    # A full ARN answers to its ARN; a name or partial ARN to its name. Anything else
-    # that the response names neither way was dropped by the service: report it.
-    return [sid for sid in secret_ids if sid not in answered]
+def batch_errors(exc: BaseException, secret_ids: Iterable[str]) -> dict[str, SecretCacheError]:
+    """A failure of a whole batch, translated once per id and chained to it."""
+    errors = {sid: translate_error(exc, sid) for sid in secret_ids}
+    for error in errors.values():
+        error.__cause__ = exc
+    return errors

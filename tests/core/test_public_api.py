@@ -116,3 +116,19 @@ def test_default_client_uses_boto3_default_session_when_set_up() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.split() == ["ap-south-1", "a"]
+
+
+def test_prefetch_without_a_region_reports_each_id_and_counts_no_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unconfigured client fails every id with its own typed error; no API call is counted."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    cache = SecretCache()
+    result = cache.prefetch(["a", "b"])
+    assert set(result.errors) == {"a", "b"}
+    assert all(isinstance(e, secretcache.SecretAccessDeniedError) for e in result.errors.values())
+    assert "'b'" in str(result.errors["b"])
+    assert result.errors["a"].__cause__ is not None
+    assert (result.api_calls, cache.stats().api_calls, cache.stats().errors) == (0, 0, 2)
