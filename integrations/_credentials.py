@@ -24,6 +24,7 @@ __all__ = [
     "MYSQL",
     "POSTGRESQL",
     "DbCredentials",
+    "connect_params",
     "parse_credentials",
     "reject_credential_kwargs",
 ]
@@ -120,6 +121,26 @@ def _port(document: Mapping[str, Any], where: str, secret_id: str) -> int | None
     if not isinstance(item, int) or isinstance(item, bool) or not 0 < item < 65536:
         raise SecretFormatError(f"{where}: 'port' is not a port number", secret_id=secret_id)
     return item
+
+
+def connect_params(
+    creds: DbCredentials,
+    given: Mapping[str, Any],
+    *,
+    database_key: str,
+    password_as_bytes: bool = False,
+) -> dict[str, Any]:
+    """A driver's connect keywords: the secret's address under ``given``, its login over it.
+
+    ``password_as_bytes`` is for PyMySQL, which encodes a ``str`` password as latin-1 and so
+    fails for any non-ASCII password the server hashed as UTF-8.
+    """
+    address = (("host", creds.host), ("port", creds.port), (database_key, creds.dbname))
+    params: dict[str, Any] = {key: item for key, item in address if item is not None}
+    params.update(given)
+    params["user"] = creds.username
+    params["password"] = creds.password.encode() if password_as_bytes else creds.password
+    return params
 
 
 def reject_credential_kwargs(kwargs: Mapping[str, Any], *names: str) -> None:

@@ -41,7 +41,12 @@ from ._connecting import (
     connect_with_secret_async,
     resolve_cache,
 )
-from ._credentials import POSTGRESQL, parse_credentials, reject_credential_kwargs
+from ._credentials import (
+    POSTGRESQL,
+    connect_params,
+    parse_credentials,
+    reject_credential_kwargs,
+)
 from ._rejected import is_postgres_rejected
 
 try:
@@ -69,13 +74,7 @@ is_credentials_rejected = is_postgres_rejected
 
 def connection_params(value: SecretValue, given: Mapping[str, Any]) -> dict[str, Any]:
     """psycopg's connect keywords: the secret's login and address, ``given`` on top."""
-    creds = parse_credentials(value, family=POSTGRESQL)
-    params: dict[str, Any] = {"user": creds.username, "password": creds.password}
-    for key, item in (("host", creds.host), ("port", creds.port), ("dbname", creds.dbname)):
-        if item is not None:
-            params[key] = item
-    params.update(given)
-    return params
+    return connect_params(parse_credentials(value, family=POSTGRESQL), given, database_key="dbname")
 
 
 def connect(

@@ -29,7 +29,7 @@ from ._connecting import (
     connect_with_secret,
     resolve_cache,
 )
-from ._credentials import MYSQL, parse_credentials, reject_credential_kwargs
+from ._credentials import MYSQL, connect_params, parse_credentials, reject_credential_kwargs
 from ._rejected import is_mysql_rejected
 
 try:
@@ -47,18 +47,13 @@ is_credentials_rejected = is_mysql_rejected
 
 
 def connection_params(value: SecretValue, given: Mapping[str, Any]) -> dict[str, Any]:
-    """PyMySQL's connect keywords: the secret's login and address, ``given`` on top.
-
-    The password goes as UTF-8 bytes: PyMySQL encodes a ``str`` password as latin-1,
-    which fails for any non-ASCII password the server hashed as UTF-8.
-    """
-    creds = parse_credentials(value, family=MYSQL)
-    params: dict[str, Any] = {"user": creds.username, "password": creds.password.encode()}
-    for key, item in (("host", creds.host), ("port", creds.port), ("database", creds.dbname)):
-        if item is not None:
-            params[key] = item
-    params.update(given)
-    return params
+    """PyMySQL's connect keywords: the secret's login and address, ``given`` on top."""
+    return connect_params(
+        parse_credentials(value, family=MYSQL),
+        given,
+        database_key="database",
+        password_as_bytes=True,
+    )
 
 
 def connect(

@@ -37,7 +37,7 @@ from ._connecting import (
     connect_with_secret_async,
     resolve_cache,
 )
-from ._credentials import MYSQL, POSTGRESQL, parse_credentials
+from ._credentials import MYSQL, POSTGRESQL, connect_params, parse_credentials
 from ._rejected import is_mysql_rejected, is_postgres_rejected
 
 try:
@@ -71,10 +71,6 @@ class _Driver:
 
     family: str
     is_rejected: Callable[[BaseException], bool]
-    user_key: str = "user"
-    password_key: str = "password"  # noqa: S105  # a parameter name, not a password
-    host_key: str = "host"
-    port_key: str = "port"
     database_key: str = "database"
     password_as_bytes: bool = False
 
@@ -231,20 +227,12 @@ class _Listener:
     def params(self, value: SecretValue, cparams: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of SQLAlchemy's connect parameters with this version's login."""
         driver = self.driver
-        creds = parse_credentials(value, family=driver.family)
-        params = dict(cparams)
-        params[driver.user_key] = creds.username
-        params[driver.password_key] = (
-            creds.password.encode() if driver.password_as_bytes else creds.password
+        return connect_params(
+            parse_credentials(value, family=driver.family),
+            cparams,
+            database_key=driver.database_key,
+            password_as_bytes=driver.password_as_bytes,
         )
-        for key, item in (
-            (driver.host_key, creds.host),
-            (driver.port_key, creds.port),
-            (driver.database_key, creds.dbname),
-        ):
-            if item is not None:
-                params.setdefault(key, item)
-        return params
 
     def connect(
         self, dialect: Dialect, record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
