@@ -27,6 +27,7 @@ __all__ = [
     "connect_params",
     "parse_credentials",
     "reject_credential_kwargs",
+    "showable_engine",
 ]
 
 POSTGRESQL = "postgresql"
@@ -78,7 +79,7 @@ def parse_credentials(value: SecretValue, *, family: str | None = None) -> DbCre
     if engine is not None:
         engine_family = ENGINES.get(engine.lower())
         if engine_family is None:
-            shown = f" {engine!r}" if _SHOWABLE.fullmatch(engine) else ""
+            shown = f" {engine!r}" if showable_engine(engine) else ""
             known = ", ".join(sorted(ENGINES))
             raise SecretFormatError(
                 f"{where} has an unknown 'engine'{shown} (known: {known})", secret_id=value.name
@@ -141,6 +142,11 @@ def connect_params(
     params["user"] = creds.username
     params["password"] = creds.password.encode() if password_as_bytes else creds.password
     return params
+
+
+def showable_engine(engine: str) -> bool:
+    """Whether an ``engine`` value looks like an engine name, so is safe to quote in an error."""
+    return _SHOWABLE.fullmatch(engine) is not None
 
 
 def reject_credential_kwargs(kwargs: Mapping[str, Any], *names: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from secretcache._errors import CredentialsRejectedError, SecretFormatError
 
+from .._credentials import showable_engine
 from ._context import RotationContext, SecretDict, require
 from ._strategy import RotationStrategy
 
@@ -123,8 +124,10 @@ class _DatabaseStrategy(RotationStrategy):
         """The connection parameters in one stage's value."""
         engine = value.get("engine")
         if engine and str(engine).lower() not in self.database.engines:
+            # The value is the secret's: quote it only if it looks like an engine name.
+            shown = f" {engine!r}" if showable_engine(str(engine)) else ""
             raise SecretFormatError(
-                f"{what} of secret {ctx.secret_id!r} is for engine {engine!r},"
+                f"{what} of secret {ctx.secret_id!r} is for engine{shown},"
                 f" not {self.database.name}",
                 secret_id=ctx.secret_id,
             )

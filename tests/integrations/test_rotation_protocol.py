@@ -359,3 +359,17 @@ def test_reprs_hold_no_secret(sm_client: Any, api_secret: str) -> None:
     ctx = RotationContext(sm_client, api_secret, "t" * 32, policy=PasswordPolicy())
     assert ctx.current["api_key"] == "key-0"
     assert "key-0" not in repr(ctx)
+
+
+def test_engine_mismatch_error_quotes_no_secret_text(sm_client: Any, api_secret: str) -> None:
+    """A wrong engine is named in the error; free text there (a pasted password) is not."""
+    pytest.importorskip("psycopg")
+    from secretcache.integrations.rotation.postgresql import SingleUser
+
+    ctx = RotationContext(sm_client, api_secret, "t" * 32, policy=PasswordPolicy())
+    login = {"host": "h", "username": "u", "password": "p"}
+    with pytest.raises(SecretFormatError, match="is for engine 'mysql', not PostgreSQL"):
+        SingleUser().login({**login, "engine": "mysql"}, ctx, "AWSCURRENT")
+    with pytest.raises(SecretFormatError, match="is for engine, not PostgreSQL") as caught:
+        SingleUser().login({**login, "engine": "hunter2 secret!"}, ctx, "AWSCURRENT")
+    assert "hunter2" not in str(caught.value)
